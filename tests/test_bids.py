@@ -172,17 +172,19 @@ def test_real_seeg_edf_via_mne_bids(shared_data, tmp_path):
     folder = shared_data / "ieeg" / "mne_misc_data" / "seeg"
     raw = mne.io.read_raw_edf(folder / "sample_seeg.edf", preload=True, verbose="error")
     raw.set_channel_types({name: "seeg" for name in raw.ch_names})  # EDF says EEG
-    positions = pd.read_csv(folder / "sample_seeg_electrodes.tsv", sep="\t")
-    montage = mne.channels.make_dig_montage(
-        ch_pos={r.name: np.array([r.x, r.y, r.z]) / 1000.0 for r in positions.itertuples()},
-        coord_frame="mri",
-    )
-    raw.set_montage(montage, on_missing="ignore")
     raw.info["line_freq"] = 60.0
     root = tmp_path / "bids"
-    bids_path = mne_bids.BIDSPath(root=root, subject="seeg01", task="rest", datatype="ieeg",
-                                  space="ACPC")
+    bids_path = mne_bids.BIDSPath(root=root, subject="seeg01", task="rest", datatype="ieeg")
     mne_bids.write_raw_bids(raw, bids_path, format="EDF", allow_preload=True, verbose="error")
+    # the contacts as the lab has them: in the patient's MRI space (mm), with FreeSurfer labels
+    positions = pd.read_csv(folder / "sample_seeg_electrodes.tsv", sep="\t")
+    ieeg_dir = bids_path.directory
+    for placeholder in ieeg_dir.glob("sub-seeg01_[ce][ol]*"):  # mne-bids' n/a positions
+        placeholder.unlink()
+    positions.to_csv(ieeg_dir / "sub-seeg01_space-ACPC_electrodes.tsv", sep="\t", index=False,
+                     na_rep="n/a")
+    (ieeg_dir / "sub-seeg01_space-ACPC_coordsystem.json").write_text(json.dumps(
+        {"iEEGCoordinateSystem": "ACPC", "iEEGCoordinateUnits": "mm"}))
 
     # patient MRI space: not placeable in MNI, a clear error naming the space found
     with pytest.raises(BIDSError, match="cannot place these contacts in MNI") as err:
@@ -205,13 +207,25 @@ def test_real_ecog_fif_via_mne_bids(shared_data, tmp_path):
     raw = mne.io.read_raw_fif(shared_data / "ieeg" / "mne_misc_data" / "ecog" /
                               "sample_ecog_ieeg.fif", preload=True, verbose="error")
     raw.info["line_freq"] = 60.0
+    # positions in the FIF's head frame: written as the lab's own ("Other") space, in metres
+    positions = raw.get_montage().get_positions()["ch_pos"]
+    raw.set_montage(None)
     root = tmp_path / "bids"
     bids_path = mne_bids.BIDSPath(root=root, subject="ecog01", task="rest", datatype="ieeg")
     mne_bids.write_raw_bids(raw, bids_path, format="BrainVision", allow_preload=True,
                             verbose="error")
     _replace_with_fif(raw, bids_path)
+    pd.DataFrame([(name, *xyz) for name, xyz in positions.items()],
+                 columns=["name", "x", "y", "z"]).to_csv(
+        bids_path.directory / "sub-ecog01_space-Other_electrodes.tsv", sep="\t", index=False)
+    (bids_path.directory / "sub-ecog01_space-Other_coordsystem.json").write_text(json.dumps(
+        {"iEEGCoordinateSystem": "Other", "iEEGCoordinateUnits": "m",
+         "iEEGCoordinateSystemDescription": "head frame of the FIF file"}))
     rec = ieegrsa.load_recording(root, "ecog01", "rest", require_stimuli=False, require_mni=False)
-    assert len(rec.contacts) == len(mne.pick_types(raw.info, ecog=True))
+    assert len(rec.contacts) == len(mne.pick_types(raw.info, ecog=True, seeg=True))
+    first = next(iter(positions.items()))
+    row = rec.contacts.set_index("name").loc[first[0]]
+    np.testing.assert_allclose(row[["x", "y", "z"]].to_numpy(float), first[1] * 1000, rtol=1e-6)
     np.testing.assert_allclose(rec.raw.get_data(picks=[0]), raw.get_data(picks=[0]))
 
 

@@ -8,7 +8,8 @@ from .derivatives import (
     write_tsv,
 )
 from .discovery import RECORDING_EXTENSIONS, check_bids_root, find_recordings, list_subjects
-from .readers import IEEG_TYPES, MNI_SPACES, Recording, load_recording, read_contacts
+from .electrodes import IEEG_TYPES, MNI_SPACES, read_contacts
+from .readers import Recording, load_recording
 from .stimuli import build_stimuli, read_tsv
 
 __all__ = [

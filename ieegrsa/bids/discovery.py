@@ -12,7 +12,10 @@ from ..errors import BIDSError
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["check_bids_root", "list_subjects", "find_recordings", "RECORDING_EXTENSIONS"]
+__all__ = [
+    "check_bids_root", "list_subjects", "find_recordings", "RECORDING_EXTENSIONS", "listing",
+    "sidecar_path", "strip_prefix",
+]
 
 # Signal formats ieegrsa reads through mne-bids. BIDS allows EDF, BrainVision and EEGLAB for iEEG;
 # FIF is accepted too because mne-bids reads and writes it and labs convert to it.
@@ -140,3 +143,18 @@ def _parse_entities(filename: str) -> dict[str, str]:
             key, value = part.split("-", 1)
             entities[key] = value
     return entities
+
+
+def listing(values, limit=20):
+    """Join labels for a message, shortening long lists."""
+    values = [str(v) for v in values]
+    if not values:
+        return "none"
+    return ", ".join(values[:limit]) + (f" ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def sidecar_path(path: Path, suffix: str, extension: str) -> Path:
+    """The file of the same recording with another suffix (``channels``, ``events``...)."""
+    stem = path.name.split(".", 1)[0]
+    base = stem[: -len("_ieeg")]
+    return path.with_name(f"{base}_{suffix}{extension}")

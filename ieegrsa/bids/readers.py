@@ -16,34 +16,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BIDSError
-from .discovery import check_bids_root, find_recordings, list_subjects, strip_prefix
+from .discovery import (
+    check_bids_root, find_recordings, list_subjects, listing, sidecar_path, strip_prefix,
+)
+from .electrodes import find_electrodes, match_contacts, read_contacts
 from .stimuli import build_stimuli, read_tsv
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["Recording", "load_recording", "read_contacts", "MNI_SPACES", "IEEG_TYPES"]
+__all__ = ["Recording", "load_recording"]
 
-# Coordinate systems that are aligned to MNI space, so that atlas labels and ROI definitions in
-# MNI coordinates apply directly. fsaverage is FreeSurfer's MNI305 space; IXI549Space is SPM12's
-# MNI template. Differences between the MNI152 variants are a few mm at most.
-MNI_SPACES = (
-    "MNI152Lin",
-    "MNI152NLin6Sym",
-    "MNI152NLin6ASym",
-    "MNI152NLin2009aSym",
-    "MNI152NLin2009aAsym",
-    "MNI152NLin2009bSym",
-    "MNI152NLin2009bAsym",
-    "MNI152NLin2009cSym",
-    "MNI152NLin2009cAsym",
-    "MNI305",
-    "fsaverage",
-    "ICBM452AirSpace",
-    "ICBM452Warp5Space",
-    "IXI549Space",
-)
-_UNITS_TO_MM = {"m": 1000.0, "cm": 10.0, "mm": 1.0}
-IEEG_TYPES = ("seeg", "ecog")
 
 
 @dataclass
@@ -191,7 +173,7 @@ def _load_recording(bids_root, subject, task, session, run, *, require_stimuli, 
             f"There is no participant '{subject}' in this dataset",
             file=root,
             field="participant_label",
-            found=f"participants {_listing(subjects)}",
+            found=f"participants {listing(subjects)}",
             fix="Use one of those labels (without or with the sub- prefix)",
         )
     recordings = find_recordings(root, subject=subject)
@@ -209,7 +191,7 @@ def _load_recording(bids_root, subject, task, session, run, *, require_stimuli, 
             f"Participant '{subject}' has no iEEG recording of task '{task}'",
             file=root / f"sub-{subject}",
             field="task",
-            found=f"tasks {_listing(tasks)}",
+            found=f"tasks {listing(tasks)}",
             fix="Choose one of those tasks (--task or bids.task in the config)",
         )
     session = _choose_session(recordings, session, root, subject, task)
@@ -223,7 +205,7 @@ def _load_recording(bids_root, subject, task, session, run, *, require_stimuli, 
                 f"Task '{task}' of participant '{subject}' has no run '{run}'",
                 file=root / f"sub-{subject}",
                 field="run",
-                found=f"runs {_listing([r for r in runs if r is not None])}",
+                found=f"runs {listing([r for r in runs if r is not None])}",
                 fix="Choose one of those runs, or none to concatenate all of them",
             )
     if recordings.duplicated(["run", "acquisition"]).any() or recordings["acquisition"].nunique() > 1:
@@ -239,7 +221,7 @@ def _load_recording(bids_root, subject, task, session, run, *, require_stimuli, 
         _read_events(p, required=require_stimuli, repetition_column=repetition_column)
         for p in paths
     ]
-    contacts_file, coordsystem_file = _find_electrodes(paths[0], root)
+    contacts_file, coordsystem_file = find_electrodes(paths[0], root)
     contacts = read_contacts(
         contacts_file, coordsystem_file, require_mni=require_mni, assume_space=assume_space
     )
@@ -262,20 +244,13 @@ def _load_recording(bids_root, subject, task, session, run, *, require_stimuli, 
         raws.append(raw)
         bids_paths.append(bids_path)
     raw, run_starts = _concatenate(raws, paths)
-    contacts = _match_contacts(raw, contacts, contacts_file, paths[0])
+    contacts = match_contacts(raw, contacts, contacts_file, paths[0])
     events = _place_events(events, events_frames, run_starts, paths, raw)
 
     return Recording(
         raw=raw, events=events, contacts=contacts, stimuli=stimuli, bids_path=bids_paths[0],
         bids_paths=bids_paths, subject=subject, session=session, task=task, bids_root=root,
     )
-
-
-def _listing(values, limit=20):
-    values = [str(v) for v in values]
-    if not values:
-        return "none"
-    return ", ".join(values[:limit]) + (f" ... ({len(values)} in all)" if len(values) > limit else "")
 
 
 def _choose_session(recordings, session, root, subject, task):
@@ -287,7 +262,7 @@ def _choose_session(recordings, session, root, subject, task):
                 f"Participant '{subject}' has no session '{session}' with task '{task}'",
                 file=root / f"sub-{subject}",
                 field="session",
-                found=f"sessions {_listing(sessions)}",
+                found=f"sessions {listing(sessions)}",
                 fix="Choose one of those sessions",
             )
         return session
@@ -296,21 +271,14 @@ def _choose_session(recordings, session, root, subject, task):
             f"Participant '{subject}' has task '{task}' in several sessions",
             file=root / f"sub-{subject}",
             field="session",
-            found=f"sessions {_listing(sessions)}",
+            found=f"sessions {listing(sessions)}",
             fix="Name one session (--session-label or bids.session in the config)",
         )
     return sessions[0] if sessions else None
 
 
-def _sidecar(path: Path, suffix: str, extension: str) -> Path:
-    """The file of the same recording with another suffix (``channels``, ``events``...)."""
-    stem = path.name.split(".", 1)[0]
-    base = stem[: -len("_ieeg")]
-    return path.with_name(f"{base}_{suffix}{extension}")
-
-
 def _read_events(path, *, required, repetition_column):
-    events_file = _sidecar(path, "events", ".tsv")
+    events_file = sidecar_path(path, "events", ".tsv")
     if not events_file.is_file():
         if required:
             raise BIDSError(
@@ -352,181 +320,40 @@ def _read_events(path, *, required, repetition_column):
     return events, events_file
 
 
-def _find_electrodes(recording_path: Path, root: Path):
-    """Find electrodes.tsv and its coordsystem.json, inheriting from the session/subject level."""
-    entities = recording_path.name.split("_")
-    sub = entities[0]
-    ses = entities[1] if len(entities) > 1 and entities[1].startswith("ses-") else None
-    prefix = f"{sub}_{ses}" if ses else sub
-    # electrodes belong to the session (space and acq entities may follow the prefix)
-    candidates = sorted(recording_path.parent.glob(f"{prefix}_*electrodes.tsv"))
-    if not candidates:
-        raise BIDSError(
-            "The contacts' positions are missing: no electrodes.tsv for this recording",
-            file=recording_path.parent / f"{prefix}_space-<label>_electrodes.tsv",
-            found="no such file",
-            fix="Add electrodes.tsv (name, x, y, z) and coordsystem.json with the contacts in an "
-            "MNI space, e.g. space-MNI152NLin2009cAsym",
-        )
-    pairs = []
-    for tsv in candidates:
-        coordsystem = tsv.with_name(tsv.name[: -len("electrodes.tsv")] + "coordsystem.json")
-        if not coordsystem.is_file():
-            # BIDS allows one coordsystem.json shared by the session
-            shared = sorted(recording_path.parent.glob(f"{prefix}*_coordsystem.json"))
-            coordsystem = shared[0] if len(shared) == 1 else coordsystem
-        pairs.append((tsv, coordsystem))
-    if len(pairs) == 1:
-        return pairs[0]
-    # Several spaces (e.g. ACPC and Talairach): prefer one ieegrsa can place in MNI.
-    for tsv, coordsystem in pairs:
-        if _coordinate_system(coordsystem, tsv)[0] in MNI_SPACES:
-            return tsv, coordsystem
-    return pairs[0]
-
-
-def _coordinate_system(coordsystem: Path, electrodes: Path):
-    if not coordsystem.is_file():
-        return None, None
-    try:
-        info = json.loads(coordsystem.read_text(encoding="utf-8-sig"))
-    except (ValueError, UnicodeDecodeError) as err:
-        raise BIDSError("coordsystem.json is not valid JSON", file=coordsystem, found=str(err),
-                        fix="Repair the file") from None
-    return info.get("iEEGCoordinateSystem"), info.get("iEEGCoordinateUnits")
-
-
-def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume_space=None):
-    """Read contact positions and convert them to mm.
-
-    Parameters
-    ----------
-    electrodes_file : path-like
-        BIDS ``*_electrodes.tsv`` (columns name, x, y, z at least).
-    coordsystem_file : path-like
-        The matching ``*_coordsystem.json``.
-    require_mni : bool
-        Raise unless the space is MNI-aligned (:data:`MNI_SPACES`).
-    assume_space : str | None
-        Space to use where coordsystem.json says ``Other`` or nothing usable.
-
-    Returns
-    -------
-    contacts : pandas.DataFrame
-        Columns ``name``, ``x``, ``y``, ``z`` (mm; NaN where the file says n/a), ``space`` and any
-        further columns of the file (size, group, hemisphere ...).
-    """
-    electrodes_file, coordsystem_file = Path(electrodes_file), Path(coordsystem_file)
-    system, units = _coordinate_system(coordsystem_file, electrodes_file)
-    if system is None and not coordsystem_file.is_file():
-        raise BIDSError(
-            "The contacts' coordinate system is not described: coordsystem.json is missing",
-            file=coordsystem_file,
-            found="no such file",
-            fix="Add coordsystem.json with iEEGCoordinateSystem (e.g. MNI152NLin2009cAsym) and "
-            "iEEGCoordinateUnits (mm)",
-        )
-    entity_space = next((p[6:] for p in electrodes_file.name.split("_") if p.startswith("space-")),
-                        None)
-    space = system
-    if assume_space is not None and system in (None, "Other", "n/a"):
-        space = assume_space
-    elif system in (None, "Other", "n/a") and entity_space is not None:
-        # e.g. py_neuromodulation writes space-mni files with "Other" in coordsystem.json
-        named = {s.lower(): s for s in MNI_SPACES}
-        if entity_space.lower() in named or entity_space.lower() == "mni":
-            space = named.get(entity_space.lower(), "MNI")
-            logger.warning(
-                "%s says iEEGCoordinateSystem %r but the file name says space-%s: using %s. "
-                "Set bids.assume_space to choose the space explicitly.",
-                coordsystem_file.name, system, entity_space, space,
-            )
-    placeable = space in MNI_SPACES or space == "MNI"
-    if require_mni and not placeable:
-        raise BIDSError(
-            "ieegrsa cannot place these contacts in MNI space, which its atlases and ROIs need",
-            file=coordsystem_file,
-            field="iEEGCoordinateSystem",
-            found=repr(system),
-            fix="Normalise the contacts to an MNI template (one of "
-            + ", ".join(MNI_SPACES[:3]) + " ... MNI152NLin2009cAsym, MNI305/fsaverage) and "
-            "write them as space-<template> electrodes.tsv + coordsystem.json; if they already "
-            "are, set bids.assume_space",
-        )
-    if units not in _UNITS_TO_MM:
-        if require_mni or units not in (None, "n/a", "pixels"):
-            raise BIDSError(
-                "The contacts' units are not usable",
-                file=coordsystem_file,
-                field="iEEGCoordinateUnits",
-                found=repr(units),
-                fix="Give the units as m, cm or mm",
-            )
-    scale = _UNITS_TO_MM.get(units, 1.0)
-    table = read_tsv(electrodes_file, what="electrodes file")
-    missing = [c for c in ("name", "x", "y", "z") if c not in table.columns]
-    if missing:
-        raise BIDSError(
-            "The electrodes file lacks required columns",
-            file=electrodes_file,
-            field=", ".join(missing),
-            found=f"columns {list(table.columns)}",
-            fix="electrodes.tsv needs name, x, y, z",
-        )
-    for axis in ("x", "y", "z"):
-        values = pd.to_numeric(table[axis], errors="coerce")
-        bad = values.isna() & table[axis].notna()
-        if bad.any():
-            raise BIDSError(
-                f"The electrodes' {axis} is not a number",
-                file=electrodes_file,
-                field=axis,
-                found=f"{table.loc[bad, 'name'].iloc[0]}: {table.loc[bad, axis].iloc[0]!r}",
-                fix="Give coordinates as numbers, or n/a where unknown",
-            )
-        table[axis] = values * scale
-    duplicated = table["name"][table["name"].duplicated()]
-    if len(duplicated):
-        raise BIDSError(
-            "The electrodes file lists a contact twice",
-            file=electrodes_file,
-            field="name",
-            found=", ".join(pd.unique(duplicated)[:5]),
-            fix="Keep one row per contact",
-        )
-    table.insert(4, "space", space if space is not None else "n/a")
-    table.attrs["electrodes_file"] = str(electrodes_file)
-    table.attrs["coordsystem_file"] = str(coordsystem_file)
-    return table
+# BIDS channel types (channels.tsv "type") -> MNE channel types
+_BIDS_TO_MNE_TYPES = {
+    "SEEG": "seeg", "ECOG": "ecog", "DBS": "dbs", "EEG": "eeg", "ECG": "ecg", "EOG": "eog",
+    "VEOG": "eog", "HEOG": "eog", "EMG": "emg", "TRIG": "stim", "MISC": "misc", "RESP": "resp",
+    "GSR": "gsr", "TEMP": "temperature", "BIO": "bio", "AUDIO": "misc", "PD": "misc",
+    "EYEGAZE": "eyegaze", "PUPIL": "pupil", "REF": "misc", "SYSCLOCK": "syst", "OTHER": "misc",
+}
 
 
 def _read_raw(path: Path, root: Path):
-    from mne_bids import BIDSPath, get_bids_path_from_fname, read_raw_bids
+    """Read one recording and apply its sidecars (channel types and status, line frequency).
 
-    bids_path = get_bids_path_from_fname(path, check=False)
-    bids_path = BIDSPath(
-        root=root, subject=bids_path.subject, session=bids_path.session, task=bids_path.task,
-        acquisition=bids_path.acquisition, run=bids_path.run, datatype="ieeg", suffix="ieeg",
-        extension=bids_path.extension, check=False,
-    )
+    mne-bids' ``read_raw_bids`` does the same but also parses electrodes.tsv and events.tsv, so a
+    flaw in those would be reported as an unreadable recording; ieegrsa reads those itself.
+    """
+    import mne
+    from mne_bids import get_bids_path_from_fname
+
     try:
         with warnings.catch_warnings():
-            # mne-bids warns about sidecar details it cannot use (unknown coordinate frames,
-            # units); ieegrsa reads positions and stimuli itself and reports problems precisely.
-            warnings.simplefilter("ignore")
-            raw = read_raw_bids(bids_path, verbose="ERROR")
-        raw.load_data()
+            warnings.simplefilter("ignore")  # format readers warn about header details
+            raw = mne.io.read_raw(path, preload=True, verbose="ERROR")
     except Exception as err:  # any reader failure is the file's fault, reported as such
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise BIDSError(
             "The recording file cannot be read",
             file=path,
             found=f"{type(err).__name__}: {message}",
-            fix="Check the file is a complete EDF/BrainVision/FIF recording (its sidecars must "
-            "match it) and that it opens in MNE-Python",
+            fix="Check the file is a complete EDF/BrainVision/FIF recording and that it opens "
+            "in MNE-Python",
         ) from None
     duration = raw.n_times / raw.info["sfreq"]
-    expected = _sidecar_duration(path)
+    expected = _sidecar_json(path).get("RecordingDuration")
+    expected = float(expected) if isinstance(expected, (int, float)) else None
     # A file much shorter than its sidecar says is a placeholder or a truncated copy.
     if raw.n_times < 2 or (expected is not None and duration < 0.5 * expected):
         raise BIDSError(
@@ -536,17 +363,66 @@ def _read_raw(path: Path, root: Path):
             + (f", but the sidecar's RecordingDuration is {expected:g} s" if expected else ""),
             fix="Replace it with the complete recording",
         )
+    _apply_channels_tsv(raw, sidecar_path(path, "channels", ".tsv"))
+    line_freq = _sidecar_json(path).get("PowerLineFrequency")
+    if isinstance(line_freq, (int, float)):
+        raw.info["line_freq"] = float(line_freq)
+    bids_path = get_bids_path_from_fname(path, check=False)
+    bids_path.update(root=root)
     return raw, bids_path
 
 
-def _sidecar_duration(path):
-    """RecordingDuration (s) from the recording's JSON sidecar, or None."""
-    sidecar = _sidecar(path, "ieeg", ".json")
+def _sidecar_json(path) -> dict:
+    """The recording's ``_ieeg.json`` as a dict (empty when absent or unreadable)."""
+    sidecar = sidecar_path(path, "ieeg", ".json")
     try:
-        value = json.loads(sidecar.read_text(encoding="utf-8-sig")).get("RecordingDuration")
-        return float(value) if value not in (None, "n/a") else None
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
+        info = json.loads(sidecar.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _apply_channels_tsv(raw, channels_file: Path) -> None:
+    """Set channel types and bad channels from channels.tsv (names must match the recording)."""
+    if not channels_file.is_file():
+        raise BIDSError(
+            "The recording has no channels file, so ieegrsa cannot tell sEEG/ECoG contacts apart",
+            file=channels_file,
+            found="no such file",
+            fix="Add channels.tsv with name, type (SEEG/ECOG ...), units and status",
+        )
+    channels = read_tsv(channels_file, what="channels file")
+    missing = [c for c in ("name", "type") if c not in channels.columns]
+    if missing:
+        raise BIDSError("The channels file lacks required columns", file=channels_file,
+                        field=", ".join(missing), found=f"columns {list(channels.columns)}",
+                        fix="channels.tsv needs name, type and units")
+    in_file, in_raw = list(channels["name"]), raw.ch_names
+    if set(in_file) != set(in_raw):
+        only_file = [n for n in in_file if n not in set(in_raw)]
+        only_raw = [n for n in in_raw if n not in set(in_file)]
+        raise BIDSError(
+            "The channels file and the recording list different channels",
+            file=channels_file,
+            field="name",
+            found=f"only in channels.tsv: {listing(only_file, 8)}; only in the recording: "
+            f"{listing(only_raw, 8)}",
+            fix="Make channels.tsv list exactly the recording's channels",
+        )
+    types = channels["type"].str.upper()
+    unknown = sorted(set(types.dropna()) - set(_BIDS_TO_MNE_TYPES))
+    if unknown:
+        raise BIDSError("The channels file has channel types BIDS does not define",
+                        file=channels_file, field="type", found=", ".join(unknown),
+                        fix="Use BIDS types: " + ", ".join(sorted(_BIDS_TO_MNE_TYPES)))
+    mapping = {name: _BIDS_TO_MNE_TYPES[t] for name, t in zip(channels["name"], types)
+               if isinstance(t, str)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "unit changed" when a type changes: expected here
+        raw.set_channel_types(mapping, on_unit_change="ignore", verbose="ERROR")
+    if "status" in channels.columns:
+        status = channels["status"].str.lower()
+        raw.info["bads"] = list(channels.loc[status == "bad", "name"])
 
 
 def _concatenate(raws, paths):
@@ -581,48 +457,6 @@ def _concatenate(raws, paths):
     return mne.concatenate_raws(raws), starts
 
 
-def _match_contacts(raw, contacts, contacts_file, recording_path):
-    types = dict(zip(raw.ch_names, raw.get_channel_types()))
-    ieeg = [name for name in raw.ch_names if types[name] in IEEG_TYPES]
-    if not ieeg:
-        raise BIDSError(
-            "The recording has no sEEG or ECoG channel",
-            file=_sidecar(recording_path, "channels", ".tsv"),
-            field="type",
-            found=", ".join(sorted(set(types.values()))),
-            fix="Mark the intracranial contacts as SEEG or ECOG in channels.tsv",
-        )
-    positions = contacts.set_index("name")
-    missing = [name for name in ieeg if name not in positions.index]
-    if missing:
-        raise BIDSError(
-            f"{len(missing)} contact(s) in the recording are missing from the electrodes file",
-            file=contacts_file,
-            field="name",
-            found=_listing(missing, limit=8),
-            fix="Add a row (name, x, y, z; n/a where unknown) for every sEEG/ECoG channel",
-        )
-    table = positions.loc[ieeg].reset_index()
-    table.attrs.update(contacts.attrs)
-    # electrodes.tsv may have its own optional "type" (depth / surface ...): keep it apart from
-    # the channel type
-    table = table.rename(columns={"type": "electrode_type"})
-    table.insert(5, "type", [types[n] for n in ieeg])
-    channels_file = _sidecar(recording_path, "channels", ".tsv")
-    status = pd.Series("good", index=ieeg)
-    status[[n for n in ieeg if n in raw.info["bads"]]] = "bad"
-    table.insert(6, "status", status.to_numpy())
-    description = pd.Series(np.nan, index=ieeg, dtype=object)
-    if channels_file.is_file():
-        channels = read_tsv(channels_file, what="channels file").set_index("name")
-        if "status_description" in channels.columns:
-            description = channels["status_description"].reindex(ieeg)
-        if "group" in channels.columns and "group" not in table.columns:
-            table["group"] = channels["group"].reindex(ieeg).to_numpy()
-    table.insert(7, "status_description", description.to_numpy())
-    return table
-
-
 def _place_events(events, events_frames, run_starts, paths, raw):
     """Put every run's events on the concatenated time axis and add run and sample columns."""
     if not len(events):
@@ -651,16 +485,16 @@ def _place_events(events, events_frames, run_starts, paths, raw):
             found=f"onset {events.loc[i, 'onset_in_run']:g} s",
             fix="Onsets are seconds from the start of the recording file",
         )
+    for column in ("trial_type", "stim_file", "identity", "expression", "category"):
+        if column not in events.columns:
+            events[column] = np.nan
     if "repetition" not in events.columns or events["repetition"].isna().all():
         # Count showings of each image in presentation order (1-based).
-        shown = events["stim_file"].notna() if "stim_file" in events.columns else events["onset"] < 0
+        shown = events["stim_file"].notna()
         events["repetition"] = np.nan
         events.loc[shown, "repetition"] = (
             events.loc[shown].sort_values("onset", kind="stable").groupby("stim_file").cumcount() + 1
         )
-    for column in ("trial_type", "stim_file", "identity", "expression", "category"):
-        if column not in events.columns:
-            events[column] = np.nan
     first = ["onset", "duration", "trial_type", "stim_file", "identity", "expression", "category",
              "repetition", "run", "sample", "onset_in_run", "events_file"]
     return events[first + [c for c in events.columns if c not in first]]

@@ -1,0 +1,233 @@
+"""Contact positions: electrodes.tsv + coordsystem.json, spaces, units, matching to channels."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import BIDSError
+from .discovery import listing, sidecar_path
+from .stimuli import read_tsv
+
+logger = logging.getLogger("ieegrsa")
+
+__all__ = ["MNI_SPACES", "IEEG_TYPES", "find_electrodes", "read_contacts", "match_contacts"]
+
+# Coordinate systems that are aligned to MNI space, so that atlas labels and ROI definitions in
+# MNI coordinates apply directly. fsaverage is FreeSurfer's MNI305 space; IXI549Space is SPM12's
+# MNI template. Differences between the MNI152 variants are a few mm at most.
+MNI_SPACES = (
+    "MNI152Lin",
+    "MNI152NLin6Sym",
+    "MNI152NLin6ASym",
+    "MNI152NLin2009aSym",
+    "MNI152NLin2009aAsym",
+    "MNI152NLin2009bSym",
+    "MNI152NLin2009bAsym",
+    "MNI152NLin2009cSym",
+    "MNI152NLin2009cAsym",
+    "MNI305",
+    "fsaverage",
+    "ICBM452AirSpace",
+    "ICBM452Warp5Space",
+    "IXI549Space",
+)
+_UNITS_TO_MM = {"m": 1000.0, "cm": 10.0, "mm": 1.0}
+IEEG_TYPES = ("seeg", "ecog")
+
+
+def find_electrodes(recording_path: Path, root: Path):
+    """Find electrodes.tsv and its coordsystem.json, inheriting from the session/subject level."""
+    entities = recording_path.name.split("_")
+    sub = entities[0]
+    ses = entities[1] if len(entities) > 1 and entities[1].startswith("ses-") else None
+    prefix = f"{sub}_{ses}" if ses else sub
+    # electrodes belong to the session (space and acq entities may follow the prefix)
+    candidates = sorted(recording_path.parent.glob(f"{prefix}_*electrodes.tsv"))
+    if not candidates:
+        raise BIDSError(
+            "The contacts' positions are missing: no electrodes.tsv for this recording",
+            file=recording_path.parent / f"{prefix}_space-<label>_electrodes.tsv",
+            found="no such file",
+            fix="Add electrodes.tsv (name, x, y, z) and coordsystem.json with the contacts in an "
+            "MNI space, e.g. space-MNI152NLin2009cAsym",
+        )
+    pairs = []
+    for tsv in candidates:
+        coordsystem = tsv.with_name(tsv.name[: -len("electrodes.tsv")] + "coordsystem.json")
+        if not coordsystem.is_file():
+            # BIDS allows one coordsystem.json shared by the session
+            shared = sorted(recording_path.parent.glob(f"{prefix}*_coordsystem.json"))
+            coordsystem = shared[0] if len(shared) == 1 else coordsystem
+        pairs.append((tsv, coordsystem))
+    if len(pairs) == 1:
+        return pairs[0]
+    # Several spaces (e.g. ACPC and Talairach): prefer one ieegrsa can place in MNI, then the one
+    # with the most known positions (mne-bids writes an all-n/a file when it has no montage).
+    def rank(pair):
+        tsv, coordsystem = pair
+        known = read_tsv(tsv, what="electrodes file").reindex(columns=["x"])["x"].notna().sum()
+        return (_coordinate_system(coordsystem, tsv)[0] in MNI_SPACES, int(known))
+
+    return max(pairs, key=rank)
+
+
+def _coordinate_system(coordsystem: Path, electrodes: Path):
+    if not coordsystem.is_file():
+        return None, None
+    try:
+        info = json.loads(coordsystem.read_text(encoding="utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise BIDSError("coordsystem.json is not valid JSON", file=coordsystem, found=str(err),
+                        fix="Repair the file") from None
+    return info.get("iEEGCoordinateSystem"), info.get("iEEGCoordinateUnits")
+
+
+def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume_space=None):
+    """Read contact positions and convert them to mm.
+
+    Parameters
+    ----------
+    electrodes_file : path-like
+        BIDS ``*_electrodes.tsv`` (columns name, x, y, z at least).
+    coordsystem_file : path-like
+        The matching ``*_coordsystem.json``.
+    require_mni : bool
+        Raise unless the space is MNI-aligned (:data:`MNI_SPACES`).
+    assume_space : str | None
+        Space to use where coordsystem.json says ``Other`` or nothing usable.
+
+    Returns
+    -------
+    contacts : pandas.DataFrame
+        Columns ``name``, ``x``, ``y``, ``z`` (mm; NaN where the file says n/a), ``space`` and any
+        further columns of the file (size, group, hemisphere ...).
+    """
+    electrodes_file, coordsystem_file = Path(electrodes_file), Path(coordsystem_file)
+    system, units = _coordinate_system(coordsystem_file, electrodes_file)
+    if system is None and not coordsystem_file.is_file():
+        raise BIDSError(
+            "The contacts' coordinate system is not described: coordsystem.json is missing",
+            file=coordsystem_file,
+            found="no such file",
+            fix="Add coordsystem.json with iEEGCoordinateSystem (e.g. MNI152NLin2009cAsym) and "
+            "iEEGCoordinateUnits (mm)",
+        )
+    entity_space = next((p[6:] for p in electrodes_file.name.split("_") if p.startswith("space-")),
+                        None)
+    space = system
+    if assume_space is not None and system in (None, "Other", "n/a"):
+        space = assume_space
+    elif system in (None, "Other", "n/a") and entity_space is not None:
+        # e.g. py_neuromodulation writes space-mni files with "Other" in coordsystem.json
+        named = {s.lower(): s for s in MNI_SPACES}
+        if entity_space.lower() in named or entity_space.lower() == "mni":
+            space = named.get(entity_space.lower(), "MNI")
+            logger.warning(
+                "%s says iEEGCoordinateSystem %r but the file name says space-%s: using %s. "
+                "Set bids.assume_space to choose the space explicitly.",
+                coordsystem_file.name, system, entity_space, space,
+            )
+    placeable = space in MNI_SPACES or space == "MNI"
+    if require_mni and not placeable:
+        raise BIDSError(
+            "ieegrsa cannot place these contacts in MNI space, which its atlases and ROIs need",
+            file=coordsystem_file,
+            field="iEEGCoordinateSystem",
+            found=repr(system),
+            fix="Normalise the contacts to an MNI template (one of "
+            + ", ".join(MNI_SPACES[:3]) + " ... MNI152NLin2009cAsym, MNI305/fsaverage) and "
+            "write them as space-<template> electrodes.tsv + coordsystem.json; if they already "
+            "are, set bids.assume_space",
+        )
+    if units not in _UNITS_TO_MM:
+        if require_mni or units not in (None, "n/a", "pixels"):
+            raise BIDSError(
+                "The contacts' units are not usable",
+                file=coordsystem_file,
+                field="iEEGCoordinateUnits",
+                found=repr(units),
+                fix="Give the units as m, cm or mm",
+            )
+    scale = _UNITS_TO_MM.get(units, 1.0)
+    table = read_tsv(electrodes_file, what="electrodes file")
+    missing = [c for c in ("name", "x", "y", "z") if c not in table.columns]
+    if missing:
+        raise BIDSError(
+            "The electrodes file lacks required columns",
+            file=electrodes_file,
+            field=", ".join(missing),
+            found=f"columns {list(table.columns)}",
+            fix="electrodes.tsv needs name, x, y, z",
+        )
+    for axis in ("x", "y", "z"):
+        values = pd.to_numeric(table[axis], errors="coerce")
+        bad = values.isna() & table[axis].notna()
+        if bad.any():
+            raise BIDSError(
+                f"The electrodes' {axis} is not a number",
+                file=electrodes_file,
+                field=axis,
+                found=f"{table.loc[bad, 'name'].iloc[0]}: {table.loc[bad, axis].iloc[0]!r}",
+                fix="Give coordinates as numbers, or n/a where unknown",
+            )
+        table[axis] = values * scale
+    duplicated = table["name"][table["name"].duplicated()]
+    if len(duplicated):
+        raise BIDSError(
+            "The electrodes file lists a contact twice",
+            file=electrodes_file,
+            field="name",
+            found=", ".join(pd.unique(duplicated)[:5]),
+            fix="Keep one row per contact",
+        )
+    table.insert(4, "space", space if space is not None else "n/a")
+    table.attrs["electrodes_file"] = str(electrodes_file)
+    table.attrs["coordsystem_file"] = str(coordsystem_file)
+    return table
+
+
+def match_contacts(raw, contacts, contacts_file, recording_path):
+    types = dict(zip(raw.ch_names, raw.get_channel_types()))
+    ieeg = [name for name in raw.ch_names if types[name] in IEEG_TYPES]
+    if not ieeg:
+        raise BIDSError(
+            "The recording has no sEEG or ECoG channel",
+            file=sidecar_path(recording_path, "channels", ".tsv"),
+            field="type",
+            found=", ".join(sorted(set(types.values()))),
+            fix="Mark the intracranial contacts as SEEG or ECOG in channels.tsv",
+        )
+    positions = contacts.set_index("name")
+    missing = [name for name in ieeg if name not in positions.index]
+    if missing:
+        raise BIDSError(
+            f"{len(missing)} contact(s) in the recording are missing from the electrodes file",
+            file=contacts_file,
+            field="name",
+            found=listing(missing, limit=8),
+            fix="Add a row (name, x, y, z; n/a where unknown) for every sEEG/ECoG channel",
+        )
+    table = positions.loc[ieeg].reset_index()
+    table.attrs.update(contacts.attrs)
+    # electrodes.tsv may have its own optional "type" (depth / surface ...): keep it apart from
+    # the channel type
+    table = table.rename(columns={"type": "electrode_type"})
+    table.insert(5, "type", [types[n] for n in ieeg])
+    channels_file = sidecar_path(recording_path, "channels", ".tsv")
+    status = pd.Series("good", index=ieeg)
+    status[[n for n in ieeg if n in raw.info["bads"]]] = "bad"
+    table.insert(6, "status", status.to_numpy())
+    description = pd.Series(np.nan, index=ieeg, dtype=object)
+    if channels_file.is_file():
+        channels = read_tsv(channels_file, what="channels file").set_index("name")
+        if "status_description" in channels.columns:
+            description = channels["status_description"].reindex(ieeg)
+        if "group" in channels.columns and "group" not in table.columns:
+            table["group"] = channels["group"].reindex(ieeg).to_numpy()
+    table.insert(7, "status_description", description.to_numpy())
+    return table

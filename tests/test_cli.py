@@ -1,0 +1,166 @@
+"""The command line: bad input gives one clear message and exit status 2, and changes nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from conftest import hash_tree
+
+from ieegrsa.cli import main
+
+
+def run_cli(*args):
+    """Run ``ieegrsa`` in a fresh process, as a user would; return (status, stdout, stderr)."""
+    proc = subprocess.run([sys.executable, "-m", "ieegrsa.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def assert_bad_input(root, args, *needles):
+    """The command fails with status 2, one message holding every needle, no traceback, and the
+    dataset unchanged."""
+    before = hash_tree(root)
+    status, out, err = run_cli(*args)
+    assert status == 2, (status, out, err)
+    assert "Traceback" not in err
+    message = [line for line in err.splitlines() if line.startswith("ieegrsa: error:")]
+    assert len(message) == 1, err
+    for needle in needles:
+        assert needle in message[0], (needle, message[0])
+    assert hash_tree(root) == before
+    return message[0]
+
+
+def test_version_and_help():
+    status, out, _ = run_cli("--version")
+    assert status == 0 and out.startswith("ieegrsa ")
+    status, out, _ = run_cli("--help")
+    assert status == 0
+    for command in ("simulate", "demo", "check", "validate-config"):
+        assert command in out
+
+
+def test_check_good_dataset(face_bids, capsys):
+    before = hash_tree(face_bids)
+    assert main(["check", str(face_bids)]) == 0
+    out = capsys.readouterr().out
+    assert "faces" in out and "n_identities" in out
+    assert hash_tree(face_bids) == before
+
+
+def test_not_a_bids_dataset(tmp_path):
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("hello")
+    assert_bad_input(folder, ["check", folder], str(folder), "dataset_description.json")
+
+
+def test_unknown_participant(face_bids):
+    assert_bad_input(face_bids, ["check", face_bids, "--participant-label", "99"],
+                     "no participant '99'", "participants 01")
+
+
+def test_task_without_events(face_bids):
+    events = next(face_bids.rglob("*_events.tsv"))
+    events.unlink()
+    assert_bad_input(face_bids, ["check", face_bids], events.name, "no events file")
+
+
+def test_unknown_task(face_bids):
+    assert_bad_input(face_bids, ["check", face_bids, "--task", "houses"],
+                     "no iEEG recording of task 'houses'", "tasks faces")
+
+
+def test_events_without_stim_file(face_bids):
+    events_file = next(face_bids.rglob("*_events.tsv"))
+    events = pd.read_csv(events_file, sep="\t").drop(columns=["stim_file"])
+    events.to_csv(events_file, sep="\t", index=False)
+    assert_bad_input(face_bids, ["check", face_bids], events_file.name, "[stim_file]",
+                     "no stimulus-file column")
+
+
+def test_stim_file_missing_from_stimuli(face_bids):
+    missing = face_bids / "stimuli" / "faces" / "id2_happy.png"
+    missing.unlink()
+    assert_bad_input(face_bids, ["check", face_bids], "faces/id2_happy.png",
+                     "do not exist under stimuli/", "_events.tsv")
+
+
+def test_electrodes_missing(face_bids):
+    for path in face_bids.rglob("*_electrodes.*"):
+        path.unlink()
+    assert_bad_input(face_bids, ["check", face_bids], "electrodes.tsv", "positions are missing")
+
+
+def test_electrodes_missing_contacts(face_bids):
+    electrodes = next(face_bids.rglob("*_electrodes.tsv"))
+    table = pd.read_csv(electrodes, sep="\t")
+    table[~table["name"].isin(["LF2", "RT3"])].to_csv(electrodes, sep="\t", index=False)
+    assert_bad_input(face_bids, ["check", face_bids], electrodes.name, "LF2, RT3",
+                     "2 contact(s) in the recording are missing")
+
+
+def test_unsupported_space(face_bids):
+    coordsystem = next(face_bids.rglob("*_coordsystem.json"))
+    info = json.loads(coordsystem.read_text())
+    info["iEEGCoordinateSystem"] = "ACPC"
+    coordsystem.write_text(json.dumps(info))
+    message = assert_bad_input(face_bids, ["check", face_bids], coordsystem.name, "'ACPC'",
+                               "[iEEGCoordinateSystem]")
+    assert "MNI" in message
+    # the user can assert the space in the config when it really is MNI
+    config = face_bids.parent / "config.yaml"
+    config.write_text("bids:\n  assume_space: MNI152NLin2009cAsym\n")
+    info["iEEGCoordinateSystem"] = "Other"
+    coordsystem.write_text(json.dumps(info))
+    status, out, err = run_cli("check", face_bids, "--config", config)
+    assert status == 0, err
+    assert "MNI152NLin2009cAsym" in out
+
+
+def test_unreadable_recording(face_bids):
+    edf = next(face_bids.rglob("*_ieeg.edf"))
+    edf.write_bytes(b"this is not an EDF file")
+    assert_bad_input(face_bids, ["check", face_bids], edf.name, "cannot be read")
+
+
+def test_bad_config_is_exit_2(face_bids):
+    config = face_bids.parent / "config.yaml"
+    config.write_text("bids:\n  taks: faces\n")
+    assert_bad_input(face_bids, ["check", face_bids, "--config", config], "bids.taks")
+
+
+def test_simulate_refuses_non_empty_folder(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    status, _, err = run_cli("simulate", target)
+    assert status == 2 and "Traceback" not in err
+    assert (target / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_demo_runs_and_leaves_dataset_unchanged(tmp_path):
+    out = tmp_path / "demo"
+    status, stdout, err = run_cli("demo", out)
+    assert status == 0, err
+    bids_root = out / "bids"
+    derivatives = out / "derivatives" / "ieegrsa"
+    summary = pd.read_csv(next(derivatives.glob("*_desc-recordings_summary.tsv")), sep="\t",
+                          dtype={"subject": str})
+    assert len(summary) == 2 and (summary["n_identities"] > 1).all()
+    assert json.loads((derivatives / "dataset_description.json").read_text())["DatasetType"] == \
+        "derivative"
+    assert (derivatives / "config.yaml").is_file()
+    # running the checks again reads the dataset without writing to it
+    before = hash_tree(bids_root)
+    status, _, err = run_cli("check", bids_root)
+    assert status == 0, err
+    assert hash_tree(bids_root) == before
+    # a second demo into the same folder refuses, unless told to overwrite
+    status, _, err = run_cli("demo", out)
+    assert status == 2 and "Traceback" not in err
