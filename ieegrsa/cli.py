@@ -161,23 +161,39 @@ def _load_all(bids_root, config, task, participants, session):
     """Load each participant's recording; return the table of their summaries."""
     import pandas as pd
 
-    from .bids import list_subjects, load_recording
+    from .bids import list_subjects
 
     subjects = participants or list_subjects(bids_root)
+    session = session or config.bids.session
     rows = []
     for subject in subjects:
-        recording = load_recording(
-            bids_root, subject, task, session=session or config.bids.session,
-            run=config.bids.run, assume_space=config.bids.assume_space,
-            stim_file_column=config.bids.stim_file_column,
-            identity_column=config.bids.identity_column,
-            expression_column=config.bids.expression_column,
-            repetition_column=config.bids.repetition_column,
-            stimuli_table=config.bids.stimuli_table,
-        )
-        logger.info("loaded sub-%s: %s", subject, recording.raw)
-        rows.append(recording.summary())
+        for each_session in _sessions(bids_root, subject, task, session):
+            rows.append(_load_one(bids_root, subject, task, each_session, config))
     return pd.DataFrame(rows)
+
+
+def _sessions(bids_root, subject, task, session):
+    """The sessions to load: the one asked for, else every session holding the task."""
+    from .bids import find_recordings
+
+    if session is not None:
+        return [session]
+    found = find_recordings(bids_root, subject=subject, task=task)["session"].dropna().unique()
+    return list(found) or [None]
+
+
+def _load_one(bids_root, subject, task, session, config):
+    from .bids import load_recording
+
+    bids = config.bids
+    recording = load_recording(
+        bids_root, subject, task, session=session, run=bids.run, assume_space=bids.assume_space,
+        stim_file_column=bids.stim_file_column, identity_column=bids.identity_column,
+        expression_column=bids.expression_column, repetition_column=bids.repetition_column,
+        stimuli_table=bids.stimuli_table,
+    )
+    logger.info("loaded sub-%s: %s", subject, recording.raw)
+    return recording.summary()
 
 
 _SUMMARY_COLUMNS = {

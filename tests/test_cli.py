@@ -164,3 +164,17 @@ def test_demo_runs_and_leaves_dataset_unchanged(tmp_path):
     # a second demo into the same folder refuses, unless told to overwrite
     status, _, err = run_cli("demo", out)
     assert status == 2 and "Traceback" not in err
+
+
+def test_check_loads_every_session(tmp_path, capsys):
+    from conftest import write_face_bids
+
+    root = tmp_path / "bids"
+    write_face_bids(root, subject="01", session="a")
+    write_face_bids(root, subject="02", session="a", fmt="BrainVision")
+    write_face_bids(root, subject="02", session="b")
+    assert main(["check", str(root)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 4  # header + (01, a), (02, a), (02, b)
+    assert main(["check", str(root), "--participant-label", "sub-02", "--session-label", "b"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2

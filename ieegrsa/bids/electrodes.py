@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..config import SUPPORTED_SPACES
 from ..errors import BIDSError
 from .discovery import listing, sidecar_path
 from .stimuli import read_tsv
@@ -17,25 +18,8 @@ logger = logging.getLogger("ieegrsa")
 
 __all__ = ["MNI_SPACES", "IEEG_TYPES", "find_electrodes", "read_contacts", "match_contacts"]
 
-# Coordinate systems that are aligned to MNI space, so that atlas labels and ROI definitions in
-# MNI coordinates apply directly. fsaverage is FreeSurfer's MNI305 space; IXI549Space is SPM12's
-# MNI template. Differences between the MNI152 variants are a few mm at most.
-MNI_SPACES = (
-    "MNI152Lin",
-    "MNI152NLin6Sym",
-    "MNI152NLin6ASym",
-    "MNI152NLin2009aSym",
-    "MNI152NLin2009aAsym",
-    "MNI152NLin2009bSym",
-    "MNI152NLin2009bAsym",
-    "MNI152NLin2009cSym",
-    "MNI152NLin2009cAsym",
-    "MNI305",
-    "fsaverage",
-    "ICBM452AirSpace",
-    "ICBM452Warp5Space",
-    "IXI549Space",
-)
+# MNI-aligned spaces: the one list lives in the configuration schema (bids.assume_space).
+MNI_SPACES = SUPPORTED_SPACES
 _UNITS_TO_MM = {"m": 1000.0, "cm": 10.0, "mm": 1.0}
 IEEG_TYPES = ("seeg", "ecog")
 
