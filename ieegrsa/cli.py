@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a realistic synthetic face-viewing iEEG BIDS dataset with a planted "
         "representational geometry (ground truth under sourcedata/simulation/).",
     )
-    simulate.add_argument("out_dir", type=Path, help="folder to create (must not exist or be empty)")
+    simulate.add_argument("out_dir", type=Path,
+                          help="folder to create (must not exist or be empty)")
     simulate.add_argument("--preset", default="tiny",
                           help="dataset size: tiny (2 patients, seconds) or paper (11 patients)")
     simulate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

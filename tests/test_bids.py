@@ -11,7 +11,13 @@ import pytest
 from conftest import _replace_with_fif, hash_tree, write_face_bids
 
 import ieegrsa
-from ieegrsa.bids import find_recordings, list_subjects, read_tsv, write_dataset_description, write_tsv
+from ieegrsa.bids import (
+    find_recordings,
+    list_subjects,
+    read_tsv,
+    write_dataset_description,
+    write_tsv,
+)
 from ieegrsa.errors import BIDSError
 
 
@@ -24,7 +30,8 @@ def test_load_mne_bids_dataset(tmp_path, fmt):
     assert hash_tree(root) == before
 
     # contacts: sEEG and ECoG only, in recording order, positions converted m -> mm
-    assert list(rec.contacts["name"]) == [f"LF{i}" for i in range(1, 7)] + [f"RT{i}" for i in range(1, 5)]
+    names = [f"LF{i}" for i in range(1, 7)] + [f"RT{i}" for i in range(1, 5)]
+    assert list(rec.contacts["name"]) == names
     assert list(rec.contacts["type"]) == ["seeg"] * 6 + ["ecog"] * 4
     np.testing.assert_allclose(rec.contacts["x"], 40.0, atol=1e-3)
     np.testing.assert_allclose(rec.contacts["y"], -60.0 + 3.5 * np.arange(10), atol=1e-3)

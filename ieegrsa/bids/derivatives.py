@@ -75,7 +75,9 @@ def write_json(data, path) -> Path:
     return path
 
 
-def write_tsv(table: pd.DataFrame, path, columns: dict | None = None, extra: dict | None = None) -> Path:
+def write_tsv(
+    table: pd.DataFrame, path, columns: dict | None = None, extra: dict | None = None
+) -> Path:
     """Write a table as BIDS TSV (``n/a`` for missing values) with a JSON sidecar.
 
     Parameters

@@ -150,7 +150,8 @@ def listing(values, limit=20):
     values = [str(v) for v in values]
     if not values:
         return "none"
-    return ", ".join(values[:limit]) + (f" ... ({len(values)} in all)" if len(values) > limit else "")
+    more = f" ... ({len(values)} in all)" if len(values) > limit else ""
+    return ", ".join(values[:limit]) + more
 
 
 def sidecar_path(path: Path, suffix: str, extension: str) -> Path:

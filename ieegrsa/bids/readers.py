@@ -17,7 +17,12 @@ import pandas as pd
 
 from ..errors import BIDSError
 from .discovery import (
-    check_bids_root, find_recordings, list_subjects, listing, sidecar_path, strip_prefix,
+    check_bids_root,
+    find_recordings,
+    list_subjects,
+    listing,
+    sidecar_path,
+    strip_prefix,
 )
 from .electrodes import find_electrodes, match_contacts, read_contacts
 from .stimuli import build_stimuli, read_tsv
@@ -208,7 +213,8 @@ def _load_recording(bids_root, subject, task, session, run, *, require_stimuli, 
                 found=f"runs {listing([r for r in runs if r is not None])}",
                 fix="Choose one of those runs, or none to concatenate all of them",
             )
-    if recordings.duplicated(["run", "acquisition"]).any() or recordings["acquisition"].nunique() > 1:
+    acquisitions = recordings["acquisition"]
+    if recordings.duplicated(["run", "acquisition"]).any() or acquisitions.nunique() > 1:
         raise BIDSError(
             "Several recordings share this task and run (different acquisitions or formats)",
             file=recordings["path"].iloc[0].parent,
@@ -444,7 +450,8 @@ def _concatenate(raws, paths):
             raise BIDSError(
                 "The runs have different channels and cannot be concatenated",
                 file=path,
-                found=f"{len(set(raw_names) ^ set(names[0]))} channel(s) differ from {paths[0].name}",
+                found=f"{len(set(raw_names) ^ set(names[0]))} channel(s) differ from "
+                f"{paths[0].name}",
                 fix="Load one run at a time (run=...)",
             )
     lengths = np.array([r.n_times for r in raws])
@@ -493,7 +500,8 @@ def _place_events(events, events_frames, run_starts, paths, raw):
         shown = events["stim_file"].notna()
         events["repetition"] = np.nan
         events.loc[shown, "repetition"] = (
-            events.loc[shown].sort_values("onset", kind="stable").groupby("stim_file").cumcount() + 1
+            events.loc[shown].sort_values("onset", kind="stable").groupby("stim_file").cumcount()
+            + 1
         )
     first = ["onset", "duration", "trial_type", "stim_file", "identity", "expression", "category",
              "repetition", "run", "sample", "onset_in_run", "events_file"]

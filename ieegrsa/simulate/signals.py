@@ -124,7 +124,7 @@ def _background(rng, contacts, n_samples, sfreq, hardware):
         alpha = rng.uniform(0.0, 1.5, (k, 1)).astype(np.float32)
         shape = (1.0 / np.sqrt(knee ** chi + f ** chi)) * (
             1 + alpha * np.exp(-0.5 * ((f - rng.uniform(8, 12)) / 1.5) ** 2)) * filters
-        spectra *= shape
+        spectra *= shape.astype(np.float32)
         spectra[:, 0] = 0.0  # no DC offset
         x = scipy.fft.irfft(spectra, n=n_samples, axis=1, workers=-1)
         scale = rng.uniform(15.0, 60.0, (k, 1)) / x.std(axis=1, keepdims=True)  # µV RMS
@@ -251,7 +251,7 @@ def simulate_patient(rng, contacts, stimuli, trials, effect, sfreq, n_samples, l
     del hg, modulation, evoked
 
     # Mains: a common phase (same supply), per-contact amplitude, fading harmonics below Nyquist.
-    tt = np.arange(n_samples) / sfreq
+    tt = np.arange(n_samples) / sfreq  # float64: phase precision over long recordings
     phase0 = rng.uniform(0, 2 * np.pi)
     line_amp = rng.lognormal(np.log(6.0), 0.6, n_ch)  # µV
     line_amp[bad_kind == "noisy"] *= 15
@@ -261,11 +261,14 @@ def simulate_patient(rng, contacts, stimuli, trials, effect, sfreq, n_samples, l
             break
         phase = harmonic * phase0 + rng.normal(0, 0.2, n_ch)
         amp = (rel * line_amp)[:, None]
-        arg = 2 * np.pi * freq * tt
-        signal += (amp * np.cos(phase)[:, None]) * np.sin(arg) + (amp * np.sin(phase)[:, None]) * np.cos(arg)
+        sin = np.sin(2 * np.pi * freq * tt).astype(np.float32)
+        cos = np.cos(2 * np.pi * freq * tt).astype(np.float32)
+        # a sin(x + φ) = a cos φ sin x + a sin φ cos x: two outer products, no per-channel sin()
+        signal += (amp * np.cos(phase)[:, None]).astype(np.float32) * sin
+        signal += (amp * np.sin(phase)[:, None]).astype(np.float32) * cos
 
-    ecg = _ecg(rng, n_samples, sfreq)
-    signal += np.outer(rng.uniform(0.002, 0.01, n_ch), ecg).astype(np.float32)
+    ecg = _ecg(rng, n_samples, sfreq).astype(np.float32)
+    signal += rng.uniform(0.002, 0.01, (n_ch, 1)).astype(np.float32) * ecg
 
     for c in np.flatnonzero(bad):
         if bad_kind[c] == "flat":
@@ -286,4 +289,4 @@ def simulate_patient(rng, contacts, stimuli, trials, effect, sfreq, n_samples, l
         "bad": bad,
         "bad_kind": bad_kind,
     })
-    return np.vstack([signal, ecg[None].astype(np.float32)]), truth
+    return np.vstack([signal, ecg[None]]), truth
