@@ -19,8 +19,10 @@ _LAZY = {
     "IeegrsaError": ("ieegrsa.errors", "IeegrsaError"),
     "load_config": ("ieegrsa.config", "load_config"),
     "Config": ("ieegrsa.config", "Config"),
+    "localize": ("ieegrsa.anatomy", "localize"),
+    "preprocess": ("ieegrsa.preprocessing", "preprocess"),
 }
-_SUBMODULES = {"bids", "config", "errors", "simulate", "cli"}
+_SUBMODULES = {"bids", "config", "errors", "simulate", "cli", "anatomy"}
 
 __all__ = sorted(list(_LAZY) + list(_SUBMODULES) + ["__version__"])
 

@@ -30,6 +30,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Literal
 
 import yaml
 from pydantic import (
@@ -56,6 +57,8 @@ from .errors import ConfigError
 __all__ = [
     "Config",
     "BIDSConfig",
+    "PreprocessingConfig",
+    "AnatomyConfig",
     "SUPPORTED_SPACES",
     "load_config",
     "config_to_yaml",
@@ -251,6 +254,447 @@ class BIDSConfig(_Section):
         return self
 
 
+class PreprocessingConfig(_Section):
+    """From the raw recording to epochs of high-gamma amplitude (or of broadband voltage).
+
+    The steps, in order: channel selection, re-referencing, line-noise notch, the signal
+    (high-gamma amplitude or low-passed broadband), resampling to one analysis rate, epochs
+    around image onsets, trial rejection and baseline correction (see ieegrsa.preprocessing).
+    """
+
+    channel_types: list[Literal["seeg", "ecog"]] = Field(
+        ["seeg", "ecog"],
+        description="Channel types analysed (types from channels.tsv: seeg, ecog); other channels "
+        "(EEG, ECG, triggers ...) are always left out.",
+    )
+    drop_bad: bool = Field(
+        True,
+        description="Drop the contacts that channels.tsv marks bad (status: bad); they are listed "
+        "in the preprocessing report with the status_description.",
+    )
+    exclude_status: list[str] = Field(
+        ["seizure onset", "soz", "resect"],
+        description="Drop contacts whose status_description in channels.tsv contains any of these "
+        "words (case-insensitive), e.g. seizure-onset-zone or resected contacts, good or bad; "
+        "[] keeps them.",
+    )
+    exclude_channels: list[str] = Field(
+        [],
+        description="Names of further contacts to drop (e.g. ['LA1', \"L'12\"]); a name the "
+        "recording lacks is a warning.",
+    )
+    reference: Literal["car", "bipolar", "laplacian", "none"] = Field(
+        "laplacian",
+        description="Re-referencing: laplacian = each contact minus the mean of its two "
+        "neighbours on the shaft or strip (local, and keeps the contacts' names and positions); "
+        "bipolar = each contact minus its next neighbour (LA1-LA2, placed at the midpoint); car = "
+        "common average of each shaft or strip (car_scope; it spreads strong local high-gamma "
+        "responses to the other contacts of the shaft); none = as recorded. Shafts come from the "
+        "contacts' group column, else from the letters of their names (LA1 -> LA, L'12 -> L').",
+    )
+    car_scope: Literal["group", "all"] = Field(
+        "group",
+        description="Common average over each shaft/strip (group) or over all analysed contacts "
+        "(all). A contact alone in its group is dropped (its average reference is itself).",
+    )
+    neighbour_max_distance: float = Field(
+        15.0,
+        gt=0,
+        description="Largest distance (mm) between consecutively numbered contacts that are "
+        "paired as neighbours (bipolar, laplacian); farther pairs (a gap, the next row of a "
+        "grid) are skipped. Pairs with unknown positions are kept.",
+    )
+    laplacian_ends: Literal["drop", "one_neighbour"] = Field(
+        "drop",
+        description="Laplacian at the ends of a shaft (and next to a dropped contact): drop = "
+        "leave the contact out; one_neighbour = the contact minus its one neighbour (a bipolar "
+        "signal, which also carries the neighbour's activity).",
+    )
+    notch: bool = Field(
+        True,
+        description="Notch-filter the power-line frequency and its harmonics below the Nyquist "
+        "frequency. The line frequency is PowerLineFrequency of the _ieeg.json sidecar (or "
+        "line_freq); without either, preprocessing stops with an error.",
+    )
+    line_freq: float | None = Field(
+        None,
+        gt=0,
+        description="Power-line frequency (Hz, 50 or 60) used instead of the sidecar's "
+        "PowerLineFrequency; null = take it from the sidecar.",
+    )
+    signal: Literal["high_gamma", "broadband"] = Field(
+        "high_gamma",
+        description="The signal epoched: high_gamma = amplitude (Hilbert envelope) in "
+        "high_gamma_band, averaged over narrow sub-bands each normalised first; broadband = the "
+        "voltage low-passed at broadband_lowpass.",
+    )
+    high_gamma_band: tuple[float, float] = Field(
+        (70.0, 150.0),
+        description="High-gamma band [low, high] in Hz.",
+    )
+    high_gamma_band_width: float = Field(
+        10.0,
+        gt=0,
+        description="Width (Hz) of the sub-bands the high-gamma band is split into (equal "
+        "sub-bands, as many as fit: 8 of 10 Hz for 70-150 Hz).",
+    )
+    high_gamma_normalization: Literal["mean", "zscore", "none"] = Field(
+        "mean",
+        description="How each sub-band's amplitude is normalised over the whole recording before "
+        "the sub-bands are averaged: mean = divided by its mean (1 = the band's average "
+        "amplitude), zscore = z-scored, none = left in volts (the 1/f spectrum then weighs the "
+        "low sub-bands most).",
+    )
+    broadband_lowpass: float | None = Field(
+        30.0,
+        gt=0,
+        description="Low-pass cut-off (Hz) of the broadband signal; null = no low-pass beyond "
+        "the anti-aliasing of the resampling.",
+    )
+    sfreq: float = Field(
+        200.0,
+        gt=0,
+        description="Analysis sampling rate (Hz): every patient's epochs are resampled to it, so "
+        "that recordings at 1000, 1024 and 2048 Hz share one time axis.",
+    )
+    tmin: float = Field(
+        -0.2,
+        description="Start of each epoch (s, relative to image onset; negative = before).",
+    )
+    tmax: float = Field(
+        0.8,
+        description="End of each epoch (s, relative to image onset).",
+    )
+    baseline: tuple[float, float] = Field(
+        (-0.2, 0.0),
+        description="Baseline window [start, stop] (s, relative to image onset), inside "
+        "[tmin, tmax].",
+    )
+    baseline_mode: Literal["zscore", "subtract", "none"] = Field(
+        "zscore",
+        description="Baseline correction: zscore = per contact, minus the mean and divided by the "
+        "standard deviation of the baseline window pooled over all trials; subtract = minus each "
+        "trial's own baseline mean; none = no correction.",
+    )
+    reject: bool = Field(
+        True,
+        description="Reject outlier trials (e.g. interictal discharges): per contact, a trial is "
+        "an outlier where a reject_metrics value exceeds the median over trials by more than "
+        "reject_threshold robust standard deviations (1.4826 x MAD).",
+    )
+    reject_metrics: list[Literal["amplitude", "line_length"]] = Field(
+        ["amplitude", "line_length"],
+        description="Measures of each trial and contact compared, on the re-referenced, "
+        "notch-filtered signal (not the high-gamma amplitude): amplitude = largest absolute "
+        "deviation from the trial's median; line_length = mean absolute sample-to-sample change.",
+    )
+    reject_threshold: float = Field(
+        5.0,
+        gt=0,
+        description="Outlier threshold in robust standard deviations above the median over "
+        "trials.",
+    )
+    reject_max_fraction: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="A trial that is an outlier on more than this fraction of the contacts is "
+        "dropped for all of them.",
+    )
+    reject_bad_trials: Literal["nan", "keep"] = Field(
+        "nan",
+        description="What happens to a trial that is an outlier on fewer contacts: nan = its "
+        "data on those contacts become NaN (later stages skip NaN); keep = counted in the report "
+        "only.",
+    )
+    n_jobs: StrictInt = Field(
+        1,
+        description="Cores used by the filters and FFTs of one recording (-1 = all cores). 1 is "
+        "usually fastest for one recording; run participants in parallel instead (n_jobs).",
+    )
+
+    @field_validator("high_gamma_band", "baseline")
+    @classmethod
+    def _increasing(cls, value):
+        low, high = value
+        if not low < high:
+            raise invalid("the start must be below the stop", "Write [start, stop], e.g. "
+                          "[70, 150] for a band or [-0.2, 0] for a baseline")
+        return value
+
+    @field_validator("high_gamma_band")
+    @classmethod
+    def _positive_band(cls, value):
+        if value[0] <= 0:
+            raise invalid("the band must start above 0 Hz", "Write e.g. [70, 150]")
+        return value
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _nonzero_preprocessing_jobs(cls, value: int) -> int:
+        if value == 0:
+            raise invalid("n_jobs cannot be 0", "Use 1 for one core or -1 for all cores")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent_windows(self):
+        if not self.tmin < self.tmax:
+            raise invalid(f"tmin ({self.tmin}) must be below tmax ({self.tmax})",
+                          "Give the epoch as tmin < tmax, e.g. -0.2 and 0.8")
+        low, high = self.high_gamma_band
+        if self.high_gamma_band_width > high - low:
+            raise invalid("high_gamma_band_width is wider than high_gamma_band",
+                          f"Use a width of at most {high - low:g} Hz")
+        if self.baseline_mode != "none" and not (
+                self.tmin <= self.baseline[0] and self.baseline[1] <= self.tmax):
+            raise invalid(f"the baseline {list(self.baseline)} is not inside the epoch "
+                          f"[{self.tmin}, {self.tmax}]",
+                          "Move the baseline inside the epoch, or set baseline_mode: none")
+        return self
+
+
+class ROIDefinitionConfig(_Section):
+    """One region of interest (see ieegrsa/data/rois.yaml for the packaged ones).
+
+    Given under an existing name, the fields set here replace those of the packaged ROI and the
+    others are kept; under a new name it adds an ROI.
+    """
+
+    description: str = Field("", description="What the ROI is, in words (for reports).")
+    atlas: str | None = Field(
+        None,
+        description="Atlas whose labels define the ROI; null = HCPEx (or the packaged ROI's).",
+    )
+    labels: list[str] = Field(
+        [],
+        description="Atlas label names (or glob patterns such as Fusiform_Face_Complex_*) that "
+        "make up the ROI.",
+    )
+    peaks: list[str | list[float]] = Field(
+        [],
+        description="Peaks of the sphere definition: names of packaged literature peaks (e.g. "
+        "FFA_right) or MNI coordinates [x, y, z] in mm.",
+    )
+    radius: float | None = Field(
+        None,
+        gt=0,
+        le=50,
+        description="Sphere radius (mm) for this ROI; null = anatomy.sphere_radius.",
+    )
+
+    @field_validator("peaks")
+    @classmethod
+    def _three_coordinates(cls, value):
+        for peak in value:
+            if not isinstance(peak, str) and len(peak) != 3:
+                raise invalid("a peak given by coordinates needs exactly three numbers",
+                              "Write it as [x, y, z] in MNI mm")
+        return value
+
+
+class AtlasFileConfig(_Section):
+    """A lab's own atlas: a labelled NIfTI volume in MNI space and its label table."""
+
+    image: str = Field(
+        "",
+        description="Path of the 3-D NIfTI volume of integer labels (0 = none), in MNI space; "
+        "absolute, or relative to the BIDS dataset root or the working directory.",
+    )
+    labels: str = Field(
+        "",
+        description="Path of the label table (CSV or TSV with columns index and name).",
+    )
+    description: str = Field("", description="What the atlas is (for reports).")
+
+    @field_validator("image", "labels")
+    @classmethod
+    def _given(cls, value: str) -> str:
+        if not value.strip():
+            raise invalid("the path is empty", "Give the path of the file")
+        return value
+
+
+class LocalizerConfig(_Section):
+    """Functional face-selectivity localizer: faces versus non-face images, per contact.
+
+    The high-gamma amplitude averaged over a post-stimulus window is compared between face and
+    non-face trials (Welch's t-test or a permutation test), with Benjamini-Hochberg FDR across
+    contacts; d' is recorded.
+    """
+
+    run: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="auto = run it when the epochs have face and non-face trials; on = require "
+        "it (an error without non-face images); off = never.",
+    )
+    window: tuple[float, float] = Field(
+        (0.1, 0.4),
+        description="Post-stimulus window [start, stop] (s) over which the amplitude is averaged.",
+    )
+    test: Literal["welch", "permutation"] = Field(
+        "welch",
+        description="welch = Welch's unequal-variance t-test; permutation = permutation test of "
+        "Welch's t (seeded by random_seed).",
+    )
+    n_permutations: StrictInt = Field(
+        1000,
+        ge=100,
+        le=1_000_000,
+        description="Relabellings of the permutation test.",
+    )
+    alternative: Literal["greater", "two-sided"] = Field(
+        "greater",
+        description="greater = faces above non-faces (face selectivity); two-sided = any "
+        "difference (a contact still needs d' > 0 to count as face-selective).",
+    )
+    alpha: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="False discovery rate (Benjamini-Hochberg) across a patient's contacts.",
+    )
+    min_d_prime: float = Field(
+        0.0,
+        ge=0,
+        description="Smallest d' (face minus non-face, in pooled standard deviations) for a "
+        "face-selective contact.",
+    )
+
+    @field_validator("window")
+    @classmethod
+    def _ordered_window(cls, value):
+        if not value[0] < value[1]:
+            raise invalid("the window's start must come before its stop",
+                          "Give [start, stop] in seconds after image onset, e.g. [0.1, 0.4]")
+        return value
+
+
+class AnatomyConfig(_Section):
+    """Where each contact is: atlas labels, face ROIs and face selectivity.
+
+    Contacts are labelled in each atlas (the nearest grey-matter label within max_distance for
+    contacts in white matter), assigned to the ROIs (by atlas labels or by spheres around
+    literature peaks) and, where the stimuli include non-face images, tested for face
+    selectivity. membership says what puts a contact in an ROI.
+    """
+
+    atlases: list[str] = Field(
+        ["HCPEx", "Desikan-Killiany", "Destrieux", "AAL3"],
+        description="Atlases to label every contact in (see ieegrsa.anatomy.list_atlases(): "
+        "HCPEx, AAL, AAL3, Desikan-Killiany, Destrieux, Harvard-Oxford, Juelich ...).",
+    )
+    primary_atlas: str = Field(
+        "HCPEx",
+        description="Atlas of the contact table's atlas_label column (added to atlases if "
+        "missing).",
+    )
+    max_distance: float = Field(
+        3.0,
+        ge=0,
+        le=20,
+        description="A contact in white matter or just off the cortex takes the label of the "
+        "nearest grey-matter voxel within this distance (mm); the distance is recorded.",
+    )
+    rois: list[str] = Field(
+        ["ventral", "lateral"],
+        description="ROIs to assign contacts to, in order of precedence: ventral (FFA + OFA), "
+        "lateral (pSTS), ventral_left, ventral_right, lateral_left, lateral_right, FFA, OFA, "
+        "pSTS, or any defined under roi_definitions.",
+    )
+    roi_method: Literal["atlas", "sphere"] = Field(
+        "atlas",
+        description="atlas = a contact is in an ROI when its label (in the ROI's atlas) is one of "
+        "the ROI's labels; sphere = when it lies within sphere_radius of one of the ROI's "
+        "literature peaks.",
+    )
+    sphere_radius: float = Field(
+        10.0,
+        gt=0,
+        le=50,
+        description="Radius (mm) of the spheres around ROI peaks (roi_method: sphere).",
+    )
+    roi_definitions: dict[str, ROIDefinitionConfig] = Field(
+        {},
+        description="ROIs to add, or fields of packaged ROIs to replace: name -> {description, "
+        "atlas, labels, peaks, radius}.",
+    )
+    custom_atlases: dict[str, AtlasFileConfig] = Field(
+        {},
+        description="The lab's own atlases: name -> {image, labels, description}; usable in "
+        "atlases, primary_atlas and ROI definitions.",
+    )
+    membership: Literal["anatomy", "function", "both"] = Field(
+        "anatomy",
+        description="What puts a contact in an ROI: anatomy = its location; function = being "
+        "face-selective (assigned to the nearest ROI within function_max_distance); both = "
+        "location and face selectivity. function and both need non-face images.",
+    )
+    function_max_distance: float = Field(
+        10.0,
+        ge=0,
+        le=50,
+        description="membership: function: how far (mm) from an ROI a face-selective contact may "
+        "lie and still be assigned to it.",
+    )
+    localizer: LocalizerConfig = Field(
+        default_factory=LocalizerConfig,
+        description="The face-selectivity localizer.",
+    )
+
+    @field_validator("atlases", "rois")
+    @classmethod
+    def _nonempty_unique(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise invalid("the list is empty", "Name at least one")
+        seen = set()
+        for item in value:
+            if item in seen:
+                raise invalid(f"{item!r} is listed twice", "List each once")
+            seen.add(item)
+        return value
+
+    @model_validator(mode="after")
+    def _known_names(self):
+        from .anatomy.atlases import resolve_atlas_name
+        from .anatomy.rois import list_rois
+
+        def norm(name):
+            return re.sub(r"[^a-z0-9]", "", name.lower())
+
+        custom = {norm(name) for name in self.custom_atlases}
+        for key, names in (("atlases", self.atlases), ("primary_atlas", [self.primary_atlas])):
+            for name in names:
+                if norm(name) in custom:
+                    continue
+                try:
+                    resolve_atlas_name(name)
+                except ConfigError as err:
+                    raise invalid(f"{key}: unknown atlas {name!r}", err.fix) from None
+        for name, roi in self.roi_definitions.items():
+            if roi.atlas is not None and norm(roi.atlas) not in custom:
+                try:
+                    resolve_atlas_name(roi.atlas)
+                except ConfigError as err:
+                    raise invalid(f"roi_definitions.{name}.atlas: unknown atlas {roi.atlas!r}",
+                                  err.fix) from None
+        valid = list_rois(self.roi_definitions)
+        for name in self.rois:
+            if name not in valid:
+                close = difflib.get_close_matches(name, valid, n=1)
+                raise invalid(
+                    f"rois: unknown ROI {name!r}",
+                    (f"Did you mean {close[0]!r}? " if close else "")
+                    + f"Valid ROIs: {', '.join(valid)} (or define it under roi_definitions)",
+                )
+        if self.membership != "anatomy" and self.localizer.run == "off":
+            raise invalid(
+                f"membership: {self.membership} needs the face-selectivity localizer, which "
+                "localizer.run turns off",
+                "Set localizer.run to auto or on, or membership to anatomy",
+            )
+        return self
+
+
 class Config(_Section):
     """The whole ieegrsa configuration.
 
@@ -274,6 +718,15 @@ class Config(_Section):
     bids: BIDSConfig = Field(
         default_factory=BIDSConfig,
         description="The input BIDS dataset.",
+    )
+    preprocessing: PreprocessingConfig = Field(
+        default_factory=PreprocessingConfig,
+        description="From the raw signal to epochs: channels, reference, notch, signal, epochs, "
+        "trial rejection.",
+    )
+    anatomy: AnatomyConfig = Field(
+        default_factory=AnatomyConfig,
+        description="Atlas labels, face ROIs and the face-selectivity localizer.",
     )
 
     @field_validator("n_jobs")

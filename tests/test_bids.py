@@ -252,3 +252,28 @@ def test_bids_examples_give_clear_errors(shared_data, dataset, subject, task, me
         ieegrsa.load_recording(root, subject, task, require_stimuli=False, require_mni=False)
     assert "_ieeg." in str(err.value)
     assert hash_tree(root) == before
+
+
+def test_simulated_dataset_matches_its_ground_truth(tiny_dataset):
+    before = hash_tree(tiny_dataset)
+    truth_dir = tiny_dataset / "sourcedata" / "simulation"
+    for subject in list_subjects(tiny_dataset):
+        rec = ieegrsa.load_recording(tiny_dataset, subject, "faces")
+        truth = pd.read_csv(truth_dir / f"sub-{subject}_contacts.tsv", sep="\t",
+                            keep_default_na=False)
+        assert list(rec.contacts["name"]) == list(truth["name"])
+        np.testing.assert_allclose(rec.contacts[["x", "y", "z"]].to_numpy(float),
+                                   truth[["x", "y", "z"]].to_numpy(float), atol=1e-3)
+        bad = truth.loc[truth["bad"].astype(str).str.lower() == "true", "name"]
+        assert set(rec.raw.info["bads"]) == set(bad)
+        assert (rec.contacts.set_index("name").loc[list(bad), "status"] == "bad").all()
+        # every face image has an identity and expression; non-faces have neither
+        faces = rec.stimuli["category"] == "face"
+        assert rec.stimuli.loc[faces, ["identity", "expression"]].notna().all().all()
+        assert rec.stimuli.loc[~faces, ["identity", "expression"]].isna().all().all()
+        # the events' sample column agrees with onset x sfreq
+        sfreq = rec.raw.info["sfreq"]
+        np.testing.assert_array_equal(rec.events["sample"],
+                                      np.round(rec.events["onset"] * sfreq).astype(int))
+        assert rec.line_freq in (50.0, 60.0)
+    assert hash_tree(tiny_dataset) == before

@@ -1,4 +1,4 @@
-"""Assemble a simulated face-viewing iEEG BIDS dataset: stimuli, patients, sidecars, ground truth."""
+"""Assemble a simulated face-viewing iEEG BIDS dataset: stimuli, patients, sidecars, truth."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from tqdm.auto import tqdm
 
 from ieegrsa.errors import DataError
 
-from . import images, signals
+from . import signals
 from .implants import TRAJECTORIES, plan_implant
 from .presets import AREAS, resolve_effect, resolve_preset
+from .stimuli import copy_stimuli, draw_stimuli
 from .writer import write_brainvision, write_edf, write_json, write_tsv
 
 __all__ = ["make_dataset"]
@@ -39,10 +40,13 @@ _SITES = (
      "at the right mastoid, not included in the data", "ref_name": "mastoid",
      "ground": "scalp electrode at the left mastoid", "highpass": 0.3},
 )
+_EXPRESSION_LEVELS = {"neutral": "No expression", "happy": "Happiness", "sad": "Sadness",
+                      "angry": "Anger", "fearful": "Fear", "surprised": "Surprise",
+                      "disgusted": "Disgust"}
 
 
 def _rng(seed, stream, index=0):
-    """An independent generator per stream and item, so e.g. images do not change with n_subjects."""
+    """An independent generator per stream and item (e.g. images do not depend on n_subjects)."""
     return np.random.default_rng([seed, stream, index])
 
 
@@ -62,7 +66,8 @@ def _check_root(root, overwrite):
                                 "written by ieegrsa.simulate")
 
 
-def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=False, verbose=None):
+def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=False, verbose=None,
+                 *, stimuli=None):
     """Write a realistic simulated face-viewing iEEG dataset in BIDS, with a planted ground truth.
 
     Patients with sEEG shafts and ECoG strips in MNI space view procedurally drawn faces (an
@@ -87,6 +92,11 @@ def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=Fals
         Replace a dataset previously simulated at ``root``.
     verbose : bool | None
         Show a progress bar; None shows one only on an interactive terminal.
+    stimuli : str | path-like | None
+        A folder of a lab's own images with a ``stimuli.tsv`` (``stim_file`` relative to that
+        folder, ``identity``, ``expression``, ``category`` = face/nonface) to show instead of
+        drawn ones; the preset's ``n_identities``, ``expressions``, ``n_nonfaces`` and
+        ``image_size`` are then unused. The planted geometry follows the table's labels.
 
     Returns
     -------
@@ -117,20 +127,30 @@ def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=Fals
     tmp = root.parent / f".{root.name}.partial-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        _build(tmp, params, geometry, seed, verbose)
-        if root.exists():
-            shutil.rmtree(root)
-        os.replace(tmp, root)
+        _build(tmp, params, geometry, seed, verbose, stimuli)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if root.exists():  # swap, so the old dataset stays whole until the new one is in place
+        old = root.parent / f".{root.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(root, old)
+        os.replace(tmp, root)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, root)
     return root
 
 
-def _build(root, params, geometry, seed, verbose):
+def _build(root, params, geometry, seed, verbose, source):
+    """Write the whole dataset into the (temporary) folder ``root``."""
     from ieegrsa import __version__
 
-    stimuli = _write_stimuli(root, params, seed)
+    (root / GROUND_TRUTH).mkdir(parents=True)
+    if source is None:
+        stimuli = draw_stimuli(root / "stimuli", params, seed)
+    else:
+        stimuli = copy_stimuli(root / "stimuli", source)
+    faces = stimuli[stimuli["category"] == "face"]
     labels = [f"{i + 1:02d}" for i in range(params["n_subjects"])]
     demo_rng = _rng(seed, 3)
     participants = pd.DataFrame({
@@ -149,7 +169,7 @@ def _build(root, params, geometry, seed, verbose):
         "BIDSVersion": "1.10.0",
         "DatasetType": "raw",
         "License": "CC0",
-        "Authors": ["ieegrsa simulator"],
+        "Authors": ["ieegrsa.simulate", "The ieegrsa developers"],
         "HowToAcknowledge": "Simulated with ieegrsa.simulate.make_dataset; cite ieegrsa.",
         "GeneratedBy": [{"Name": "ieegrsa", "Version": __version__,
                          "Description": "ieegrsa.simulate.make_dataset: synthetic sEEG/ECoG with "
@@ -163,9 +183,9 @@ def _build(root, params, geometry, seed, verbose):
         f"=======================================\n\n"
         f"Synthetic data written by ieegrsa {__version__} (preset {params['name']}, seed {seed}).\n"
         f"No patient was recorded. {len(labels)} simulated epilepsy patients with sEEG shafts and\n"
-        f"ECoG strips (coordinates in {SPACE}) watched {int((stimuli.category == 'face').sum())}\n"
-        f"drawn faces ({params['n_identities']} identities x {len(params['expressions'])} "
-        f"expressions) and {params['n_nonfaces']} non-face images,\n"
+        f"ECoG strips (coordinates in {SPACE}) watched {len(faces)} {'drawn ' * (source is None)}"
+        f"faces\n({faces['identity'].nunique()} identities x {faces['expression'].nunique()} "
+        f"expressions) and {len(stimuli) - len(faces)} non-face images,\n"
         f"each shown {params['n_repetitions']} times in random order.\n\n"
         f"Planted representational geometry: {effect_text}.\n"
         f"The ground truth per contact is in {GROUND_TRUTH.as_posix()}/.\n", encoding="utf-8")
@@ -178,9 +198,11 @@ def _build(root, params, geometry, seed, verbose):
         "hand": {"Description": "Handedness of the participant",
                  "Levels": {"R": "right", "L": "left", "A": "ambidextrous"}},
     })
-    write_json(root / f"task-{TASK}_events.json", _events_sidecar(params, __version__))
+    write_json(root / f"task-{TASK}_events.json",
+               _events_sidecar(faces["expression"].unique(), __version__))
     write_json(root / GROUND_TRUTH / "ground_truth.json", {
-        "preset": params["name"], "preset_parameters": {k: v for k, v in params.items() if k != "name"},
+        "preset": params["name"],
+        "preset_parameters": {k: v for k, v in params.items() if k != "name"},
         "seed": seed, "effect": geometry, "ieegrsa_version": __version__, "space": SPACE,
         "areas": {name: dict(area) for name, area in AREAS.items()},
         "response": {"hg_band_hz": list(signals.HG_BAND), "face_gain": signals.FACE_GAIN,
@@ -191,67 +213,23 @@ def _build(root, params, geometry, seed, verbose):
     })
 
 
-def _write_stimuli(root, params, seed):
-    """Draw every image into stimuli/ and write stimuli.tsv; return the stimulus table."""
-    size = params["image_size"]
-    (root / "stimuli" / "faces").mkdir(parents=True)
-    (root / "stimuli" / "nonfaces").mkdir()
-    rows = []
-    for k in range(params["n_identities"]):
-        traits = images.identity_traits(_rng(seed, 1, k))
-        identity = f"id{k + 1:02d}"
-        for expression in params["expressions"]:
-            stim_file = f"faces/{identity}_{expression}.png"
-            images.draw_face(traits, expression, size).save(root / "stimuli" / stim_file)
-            rows.append((stim_file, identity, expression, "face", "face"))
-    kinds = ("house", "car", "scrambled")
-    for k in range(params["n_nonfaces"]):
-        kind = kinds[k % len(kinds)]
-        rng = _rng(seed, 4, k)
-        if kind == "house":
-            image = images.draw_house(rng, size)
-        elif kind == "car":
-            image = images.draw_car(rng, size)
-        else:  # a phase-scrambled neutral face of one of the identities
-            traits = images.identity_traits(_rng(seed, 1, k % params["n_identities"]))
-            image = images.phase_scramble(images.draw_face(traits, "neutral", size), rng)
-        stim_file = f"nonfaces/{kind}{k // len(kinds) + 1:02d}.png"
-        image.save(root / "stimuli" / stim_file)
-        rows.append((stim_file, "n/a", "n/a", "nonface", kind))
-    stimuli = pd.DataFrame(rows, columns=["stim_file", "identity", "expression", "category",
-                                          "object"])
-    write_tsv(root / "stimuli" / "stimuli.tsv", stimuli)
-    write_json(root / "stimuli" / "stimuli.json", {
-        "stim_file": {"Description": "Image path relative to the stimuli/ folder"},
-        "identity": {"Description": "Identity of the drawn person (expression-invariant face "
-                                    "geometry, hair and skin tone); n/a for non-face images"},
-        "expression": {"Description": "Facial expression (mouth, brows, eyes); n/a for non-face "
-                                      "images"},
-        "category": {"Description": "Image category",
-                     "Levels": {"face": "A face", "nonface": "A non-face image"}},
-        "object": {"Description": "What the image shows",
-                   "Levels": {"face": "A face", "house": "A house", "car": "A car",
-                              "scrambled": "A phase-scrambled face (Fourier amplitude kept)"}},
-    })
-    return stimuli
-
-
-def _events_sidecar(params, version):
+def _events_sidecar(expressions, version):
+    """The top-level task-faces_events.json: every events.tsv column described."""
     return {
         "onset": {"Description": "Image onset from the first sample of the recording",
                   "Units": "s"},
         "duration": {"Description": "Time the image stayed on the screen", "Units": "s"},
         "sample": {"Description": "Image onset as a 0-based sample index of the recording"},
         "trial_type": {"Description": "Category of the image shown",
-                       "Levels": {"face": "A face image", "nonface": "A non-face image (house, "
-                                  "car or phase-scrambled face) of the face localizer"}},
+                       "Levels": {"face": "A face image",
+                                  "nonface": "A non-face image, the face localizer's control "
+                                             "category"}},
         "stim_file": {"Description": "Image shown, relative to the stimuli/ folder"},
         "identity": {"Description": "Identity of the face shown (the same for all expressions of "
                                     "a person); n/a for non-face images"},
         "expression": {"Description": "Facial expression of the face shown; n/a for non-face "
                                       "images",
-                       "Levels": {e: images.EXPRESSION_SHAPES[e] and e.capitalize()
-                                  for e in params["expressions"]}},
+                       "Levels": {e: _EXPRESSION_LEVELS.get(e, e) for e in expressions}},
         "repetition": {"Description": "How many times this image has been shown so far, this "
                                       "presentation included (1 = first showing)"},
         "value": {"Description": "Trigger code sent to the amplifier: the 1-based row of the "
@@ -285,7 +263,8 @@ def _write_patient(root, label, index, params, geometry, stimuli, seed):
     if site["format"] == "edf":
         write_edf(folder / f"{base}_ieeg.edf", data, sfreq, names,
                   f"HP:{hardware['highpass']}Hz LP:{hardware['lowpass']}Hz", meas_date,
-                  [(s / sfreq, f"trigger {v + 1}") for s, v in zip(onset_sample, stim_index)])
+                  [(s / sfreq, f"trigger {v + 1}")
+                   for s, v in zip(onset_sample, stim_index, strict=True)])
     else:
         write_brainvision(folder, f"{base}_ieeg", data, sfreq, names, meas_date, onset_sample,
                           stim_index + 1)
@@ -316,7 +295,8 @@ def _write_patient(root, label, index, params, geometry, stimuli, seed):
         "group": list(contacts["group"]) + ["n/a"],
         "sampling_frequency": sfreq,
         "description": [f"{'depth' if d else 'strip'} contact, {t}"
-                        for d, t in zip(is_depth, contacts["target"])] + ["electrocardiogram"],
+                        for d, t in zip(is_depth, contacts["target"], strict=True)]
+                       + ["electrocardiogram"],
         "notch": "n/a",
         "status": list(status) + ["good"],
         "status_description": [signals.BAD_KINDS[k] if k else "n/a" for k in truth["bad_kind"]]
@@ -332,6 +312,8 @@ def _write_patient(root, label, index, params, geometry, stimuli, seed):
     write_json(folder / f"sub-{label}_space-{SPACE}_coordsystem.json", {
         "iEEGCoordinateSystem": SPACE,
         "iEEGCoordinateUnits": "mm",
+        "iEEGCoordinateSystemDescription": "ICBM 2009c nonlinear asymmetric MNI template "
+                                           "(Fonov et al. 2009, 2011), RAS orientation, mm",
         "iEEGCoordinateProcessingDescription": "contacts localised on the post-implantation CT "
                                                "and normalised to the template (simulated)",
         "iEEGCoordinateProcessingReference": "simulated with ieegrsa.simulate",

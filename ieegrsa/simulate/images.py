@@ -86,7 +86,8 @@ def identity_traits(rng) -> dict:
         "nose_len": rng.uniform(0.14, 0.24), "nose_w": rng.uniform(0.13, 0.22),
         "mouth_y": rng.uniform(0.36, 0.46), "mouth_w": rng.uniform(0.34, 0.44),
         "lip_th": rng.uniform(0.025, 0.05), "ear": rng.uniform(0.10, 0.16),
-        "skin": skin, "hair": hair, "style": _HAIR_STYLES[rng.choice(6, p=[0.08, 0.3, 0.2, 0.15, 0.12, 0.15])],
+        "skin": skin, "hair": hair,
+        "style": _HAIR_STYLES[rng.choice(6, p=[0.08, 0.3, 0.2, 0.15, 0.12, 0.15])],
         "hairline": rng.uniform(0.16, 0.30), "part": rng.uniform(-0.6, 0.6),
         "curls": rng.uniform(0, 2 * np.pi, 40), "neck": rng.uniform(0.36, 0.5),
     }
@@ -178,7 +179,8 @@ def draw_face(traits, expression, size=256) -> Image.Image:
             px = cx + t["part"] * rx
             edge = np.vstack([_bezier((cx + rx, hairline_y + 0.1 * ry), (px + 0.3 * rx, hairline_y),
                                       (px, hairline_y - 0.1 * ry), 12),
-                              _bezier((px, hairline_y - 0.1 * ry), (px - 0.4 * rx, hairline_y + 0.15 * ry),
+                              _bezier((px, hairline_y - 0.1 * ry),
+                                      (px - 0.4 * rx, hairline_y + 0.15 * ry),
                                       (cx - rx, hairline_y + 0.15 * ry), 12)])
         else:
             edge = _bezier((cx + rx, hairline_y + 0.15 * ry), (cx, hairline_y - 0.12 * ry),
@@ -236,15 +238,16 @@ def draw_face(traits, expression, size=256) -> Image.Image:
     # Nose: alae, nostrils and tip; wrinkles at the bridge for disgust.
     ny = ey + t["nose_len"] * S - (0.3 * unit if e["wrinkle"] else 0.0)
     nw = t["nose_w"] * rx
-    d.line(_pts(_bezier((cx - nw, ny - 0.1 * unit), (cx, ny + 0.7 * unit), (cx + nw, ny - 0.1 * unit))),
-           fill=dark_skin, width=line_w)
+    tip = _bezier((cx - nw, ny - 0.1 * unit), (cx, ny + 0.7 * unit), (cx + nw, ny - 0.1 * unit))
+    d.line(_pts(tip), fill=dark_skin, width=line_w)
     for side in (-1, 1):
         nx = cx + side * 0.45 * nw
         d.ellipse([nx - 0.22 * nw, ny - 0.18 * nw, nx + 0.22 * nw, ny + 0.05 * nw],
                   fill=_shade(skin, 0.45))
-        d.line(_pts(_bezier((cx + side * 0.3 * nw, ny - 2.2 * unit),
-                            (cx + side * 0.5 * nw, ny - 1.2 * unit), (cx + side * 0.95 * nw, ny - 0.5 * unit))),
-               fill=_shade(skin, 0.85), width=line_w)
+        ala = _bezier((cx + side * 0.3 * nw, ny - 2.2 * unit),
+                      (cx + side * 0.5 * nw, ny - 1.2 * unit),
+                      (cx + side * 0.95 * nw, ny - 0.5 * unit))
+        d.line(_pts(ala), fill=_shade(skin, 0.85), width=line_w)
         if e["wrinkle"]:
             for k in range(2):
                 wy = ey + (0.4 + 0.45 * k) * unit
@@ -318,7 +321,8 @@ def draw_house(rng, size=256) -> Image.Image:
     if rng.random() < 0.5:
         cx0 = x0 + rng.uniform(0.6, 0.8) * w
         d.rectangle([cx0, y0 - roof_h, cx0 + 0.08 * w, y0], fill=colour(60, 140))
-    d.polygon([(x0 - 0.06 * w, y0), (S / 2, y0 - roof_h), (x0 + 1.06 * w, y0)], fill=colour(40, 150))
+    d.polygon([(x0 - 0.06 * w, y0), (S / 2, y0 - roof_h), (x0 + 1.06 * w, y0)],
+              fill=colour(40, 150))
     door_x = x0 + rng.uniform(0.15, 0.7) * w
     d.rectangle([door_x, y1 - 0.55 * h, door_x + 0.15 * w, y1], fill=colour(40, 120))
     n_win = int(rng.integers(2, 5))
@@ -381,6 +385,6 @@ def phase_scramble(image, rng) -> Image.Image:
     # phase for all three channels keeps colours coherent.
     noise_phase = np.angle(np.fft.fft2(rng.standard_normal(x.shape[:2])))[..., None]
     noise_phase[0, 0] = 0.0  # keep the mean colour
-    scrambled = np.real(np.fft.ifft2(np.abs(spectrum) * np.exp(1j * (np.angle(spectrum) + noise_phase)),
-                                     axes=(0, 1)))
+    new_phase = np.angle(spectrum) + noise_phase
+    scrambled = np.real(np.fft.ifft2(np.abs(spectrum) * np.exp(1j * new_phase), axes=(0, 1)))
     return Image.fromarray(np.clip(np.round(scrambled), 0, 255).astype(np.uint8))

@@ -33,11 +33,11 @@ PAD_END = 2.0  # s after the last one
 EPOCH = 0.8  # s of evoked activity after an image onset (shorter than the shortest SOA)
 MAX_JITTER = 0.04  # s, bound of the trial-to-trial latency jitter
 HG_BAND = (70.0, 150.0)  # Hz
-FACE_GAIN = 1.5  # peak high-gamma amplitude increase for faces, in baseline amplitudes
+FACE_GAIN = 2.0  # peak high-gamma amplitude increase for faces, in baseline amplitudes
 NONFACE_RATIO = 0.3  # non-face / face response in face-selective contacts
 VISUAL_GAIN = 0.8  # high-gamma increase of generic visual (occipital, non-face) contacts
 IDIOSYNCRATIC = 0.15  # image-specific, unstructured pattern (in baseline amplitudes)
-TRIAL_GAIN_SD = 0.25  # trial-to-trial variability of response gain (fraction)
+TRIAL_GAIN_SD = 0.25  # trial-to-trial variability of response gain (fraction), half shared
 SIGMA_AREA = 8.0  # mm, fall-off of the response with distance to the area's peak
 
 #: Kinds of bad contacts and their channels.tsv status_description.
@@ -235,16 +235,24 @@ def simulate_patient(rng, contacts, stimuli, trials, effect, sfreq, n_samples, l
                  - np.exp(-0.5 * ((t - on - 0.05) / 0.025) ** 2)
                  + 0.6 * np.exp(-0.5 * ((t - on - 0.18) / 0.06) ** 2))
 
-    gain = category_gain[s][:, resp] * (1 + rng.normal(0, TRIAL_GAIN_SD, (n_tr, len(resp))))
-    pat = pattern[s][:, resp] * (1 + rng.normal(0, TRIAL_GAIN_SD, (n_tr, len(resp))))
+    # Gain fluctuations are half shared by all contacts (arousal, attention), half local.
+    def trial_gain():
+        shared = rng.standard_normal((n_tr, 1))
+        local = rng.standard_normal((n_tr, len(resp)))
+        return 1 + TRIAL_GAIN_SD * np.sqrt(0.5) * (shared + local)
+
+    gain = category_gain[s][:, resp] * trial_gain()
+    pat = pattern[s][:, resp] * trial_gain()
     w = weight[resp]
-    envelope = w[:, None, None] * (peak_gain[resp, None, None] * gain.T[:, :, None] * face_shape[:, None]
-                                   + pat.T[:, :, None] * plant_shape[:, None])
+    # (contact, trial, time): face response plus the planted pattern in the ROI's window
+    envelope = w[:, None, None] * (
+        peak_gain[resp, None, None] * gain.T[:, :, None] * face_shape[:, None]
+        + pat.T[:, :, None] * plant_shape[:, None])
     erp_amp = w * rng.uniform(40, 120, len(resp)) * rng.choice([-1.0, 1.0], len(resp))  # µV
     erp = erp_amp[:, None, None] * (gain.T + 0.5 * pat.T)[:, :, None] * erp_shape[:, None]
     idx = start[:, None] + np.arange(n_ep)  # trials never overlap (EPOCH + jitter < SOA)
     modulation = np.zeros((len(resp), n_samples), np.float32)
-    modulation[:, idx] = np.maximum(envelope, -0.9)
+    modulation[:, idx] = np.maximum(envelope, -0.9)  # an amplitude cannot fall below zero
     evoked = np.zeros((len(resp), n_samples), np.float32)
     evoked[:, idx] = erp
     signal[resp] += hg[resp] * modulation + evoked

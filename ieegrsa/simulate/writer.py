@@ -1,4 +1,4 @@
-"""Writers of the simulated dataset's files: recordings (EDF, BrainVision), TSV and JSON sidecars."""
+"""Writers of the simulated dataset's files: recordings (EDF, BrainVision), TSV and JSON."""
 
 from __future__ import annotations
 
@@ -51,17 +51,20 @@ def write_edf(path, data, sfreq, names, prefiltering, meas_date, triggers):
         Onset (s) and text of each trigger annotation.
     """
     limits = _physical_limit(data)
-    signals = [edfio.EdfSignal(data[i].astype(np.float64), sfreq, label=name, physical_dimension="uV",
-                               physical_range=(-limits[i], limits[i]), prefiltering=prefiltering)
+    signals = [edfio.EdfSignal(data[i].astype(np.float64), sfreq, label=name,
+                               physical_dimension="uV", physical_range=(-limits[i], limits[i]),
+                               prefiltering=prefiltering)
                for i, name in enumerate(names)]
     edf = edfio.Edf(signals, patient=edfio.Patient(), starttime=meas_date.time(),
-                    recording=edfio.Recording(startdate=meas_date.date()), data_record_duration=1.0,
-                    annotations=[edfio.EdfAnnotation(onset, None, text) for onset, text in triggers])
+                    recording=edfio.Recording(startdate=meas_date.date()),
+                    data_record_duration=1.0,
+                    annotations=[edfio.EdfAnnotation(onset, None, text)
+                                 for onset, text in triggers])
     edf.write(path)
 
 
 def write_brainvision(folder, base, data, sfreq, names, meas_date, trigger_samples, trigger_codes):
-    """Write a BrainVision triplet (.vhdr, .vmrk, .eeg) in 16-bit integers with per-channel resolution.
+    """Write a BrainVision triplet (.vhdr, .vmrk, .eeg): 16-bit integers, per-channel resolution.
 
     Parameters
     ----------
@@ -79,7 +82,8 @@ def write_brainvision(folder, base, data, sfreq, names, meas_date, trigger_sampl
     """
     # A resolution just coarse enough that the largest value fits in int16 (µV per bit).
     resolution = np.maximum(np.ceil(np.abs(data).max(axis=1) / 30000.0 * 1e4) / 1e4, 1e-4)
+    events = np.column_stack([trigger_samples, trigger_codes])
     pybv.write_brainvision(data=data * 1e-6, sfreq=sfreq, ch_names=list(names), fname_base=base,
-                           folder_out=folder, events=np.column_stack([trigger_samples, trigger_codes]),
-                           resolution=resolution, unit="µV", fmt="binary_int16",
-                           meas_date=meas_date.replace(tzinfo=datetime.timezone.utc), overwrite=True)
+                           folder_out=folder, events=events, resolution=resolution, unit="µV",
+                           fmt="binary_int16", overwrite=True,
+                           meas_date=meas_date.replace(tzinfo=datetime.timezone.utc))

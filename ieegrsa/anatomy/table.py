@@ -1,0 +1,412 @@
+"""The contact table: every contact's place, ROI, face selectivity, and whether it is analysed.
+
+:func:`localize` chains the anatomy stage: contact positions (from the epochs when given, so that
+bipolar derivations are placed at their midpoints, else from the recording), atlas labels,
+ROI membership, the face-selectivity localizer, and the inclusion decision with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .atlases import atlas_info, register_atlas, resolve_atlas_name
+from .labels import NA, atlas_column, hemisphere_of, label_contacts
+from .localizer import COLUMNS as SELECTIVITY_COLUMNS
+from .localizer import face_selectivity
+from .rois import NO_ROI, load_roi_definitions, resolve_rois, roi_membership
+
+logger = logging.getLogger("ieegrsa")
+
+__all__ = ["localize", "contact_positions", "TABLE_COLUMNS"]
+
+#: The leading columns of the contact table (per-atlas label/distance and per-ROI distance
+#: columns follow).
+TABLE_COLUMNS = [
+    "name", "x", "y", "z", "space", "type", "status", "status_description", "group",
+    "hemisphere", "atlas_label", "atlas_distance", "roi", "rois", "roi_distance",
+    *SELECTIVITY_COLUMNS, "included", "exclusion_reason",
+]
+
+_IEEG_TYPES = ("seeg", "ecog", "dbs")
+
+
+def _recording_space(recording) -> str:
+    if recording is None or getattr(recording, "contacts", None) is None:
+        return NA
+    spaces = pd.unique(recording.contacts.get("space", pd.Series(dtype=str)).dropna().astype(str))
+    return spaces[0] if len(spaces) == 1 else (",".join(spaces) if len(spaces) else NA)
+
+
+def contact_positions(recording=None, epochs=None) -> pd.DataFrame:
+    """Contacts and their MNI positions (mm), from the epochs if given, else from the recording.
+
+    With epochs, the rows are the epochs' iEEG channels in their order; positions come from
+    :func:`ieegrsa.preprocessing.epochs_contacts` where available, else from the channel
+    locations of the epochs' info (so re-referenced bipolar channels keep their midpoints).
+    The recording's contact table supplies space, type, status and group by name; bad contacts
+    of the recording that the epochs no longer hold are appended (so the table shows why they
+    are not analysed).
+    """
+    base_cols = ["name", "x", "y", "z", "space", "type", "status", "status_description", "group"]
+    rec = None
+    if recording is not None and getattr(recording, "contacts", None) is not None:
+        rec = recording.contacts.copy()
+    if epochs is None:
+        if rec is None:
+            raise DataError("localize needs a recording or epochs", fix="Pass one of them")
+        table = rec
+        table["in_epochs"] = False
+    else:
+        table = _epochs_positions(epochs)
+        table["in_epochs"] = True
+        for column in ("space", "group", "type"):
+            if column in table.columns:  # "n/a" from epochs_contacts means unknown
+                table[column] = table[column].where(table[column].astype(str) != NA)
+        if rec is not None:
+            table = _complete_from_recording(table, rec)
+            dropped = rec[~rec["name"].isin(table["name"])
+                          & (rec.get("status", pd.Series("good", index=rec.index)) == "bad")]
+            if len(dropped):
+                dropped = dropped.assign(in_epochs=False)
+                table = pd.concat([table, dropped], ignore_index=True)
+    for column in base_cols:
+        if column not in table.columns:
+            table[column] = np.nan
+    space = _recording_space(recording)
+    table["space"] = table["space"].where(table["space"].notna(), space)
+    table["type"] = table["type"].where(table["type"].notna(), NA)
+    table["status"] = table["status"].where(table["status"].notna(), "good")
+    table["status_description"] = table["status_description"].where(
+        table["status_description"].notna(), NA)
+    table["group"] = table["group"].where(table["group"].notna(), NA)
+    for column in ("x", "y", "z"):
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    rest = [c for c in table.columns if c not in base_cols]
+    return table[base_cols + rest].reset_index(drop=True)
+
+
+def _complete_from_recording(table: pd.DataFrame, rec: pd.DataFrame) -> pd.DataFrame:
+    """Fill what the epochs do not know (positions, space, status ...) from the recording.
+
+    A channel is matched to the recording's contacts by ``contact_a`` / ``contact_b`` (from
+    :func:`ieegrsa.preprocessing.epochs_contacts`) or by name: a bipolar channel without a
+    position is placed at the midpoint of its two contacts, and is bad if either is.
+    """
+    table = table.copy()
+    rec = rec.drop_duplicates("name").set_index("name")
+    a = table["contact_a"] if "contact_a" in table.columns else table["name"]
+    a = a.where(a.notna(), table["name"])
+    b = table["contact_b"] if "contact_b" in table.columns else pd.Series(None, index=table.index)
+    b = b.where(b.notna() & b.astype(str).isin(rec.index))
+    xyz_rec = rec.reindex(columns=["x", "y", "z"]).apply(pd.to_numeric, errors="coerce")
+    pa = xyz_rec.reindex(a).to_numpy(float)
+    pb = xyz_rec.reindex(b.fillna("")).to_numpy(float)
+    pos = np.where(b.notna().to_numpy()[:, None], (pa + pb) / 2.0, pa)
+    for k, column in enumerate(("x", "y", "z")):
+        have = pd.to_numeric(table[column], errors="coerce") if column in table.columns \
+            else pd.Series(np.nan, index=table.index)
+        table[column] = have.where(have.notna(), pos[:, k])
+    for column in ("space", "type", "status", "status_description", "group"):
+        if column not in rec.columns:
+            continue
+        known = a.map(rec[column])
+        if column in table.columns:
+            table[column] = table[column].where(table[column].notna(), known)
+        else:
+            table[column] = known
+    if "status" in rec.columns:
+        bad_b = b.map(rec["status"]).eq("bad")
+        table.loc[bad_b.to_numpy(), "status"] = "bad"
+    return table
+
+
+def _epochs_positions(epochs) -> pd.DataFrame:
+    try:
+        from ..preprocessing import epochs_contacts
+    except ImportError:
+        epochs_contacts = None
+    names = [epochs.ch_names[i] for i in _ieeg_picks(epochs)]
+    if epochs_contacts is not None:
+        try:
+            table = epochs_contacts(epochs)
+        except Exception as err:  # fall back to the channel locations of the info
+            logger.debug("epochs_contacts failed (%s); using the epochs' channel locations", err)
+            table = None
+        if table is not None and {"name", "x", "y", "z"} <= set(table.columns):
+            table = table[table["name"].isin(names)].reset_index(drop=True)
+            bads = set(epochs.info["bads"])
+            if bads:
+                table["status"] = np.where(table["name"].isin(bads), "bad", None)
+            return table
+    rows = []
+    bads = set(epochs.info["bads"])
+    types = epochs.get_channel_types()
+    for i, name in enumerate(epochs.ch_names):
+        if name not in names:
+            continue
+        loc = np.asarray(epochs.info["chs"][i]["loc"][:3], dtype=float)
+        if not np.all(np.isfinite(loc)) or not np.any(loc):
+            loc = np.full(3, np.nan)
+        x, y, z = loc * 1000.0
+        rows.append({"name": name, "x": x, "y": y, "z": z, "type": types[i],
+                     "status": "bad" if name in bads else "good"})
+    return pd.DataFrame(rows, columns=["name", "x", "y", "z", "type", "status"])
+
+
+def _ieeg_picks(epochs) -> list[int]:
+    types = epochs.get_channel_types()
+    picks = [i for i, t in enumerate(types) if t in _IEEG_TYPES]
+    return picks or list(range(len(types)))
+
+
+def _register_custom_atlases(config, recording) -> None:
+    root = getattr(recording, "bids_root", None)
+    for name, spec in config.anatomy.custom_atlases.items():
+        paths = []
+        for value in (spec.image, spec.labels):
+            path = Path(value).expanduser()
+            if not path.is_absolute() and root is not None and (Path(root) / path).exists():
+                path = Path(root) / path
+            if not path.exists():
+                raise DataError(
+                    f"A file of the custom atlas {name!r} does not exist",
+                    file=path,
+                    field=f"anatomy.custom_atlases.{name}",
+                    fix="Give an absolute path, or one relative to the BIDS dataset root or the "
+                    "working directory",
+                )
+            paths.append(path)
+        register_atlas(name, paths[0], paths[1], description=spec.description, replace=True)
+
+
+def _needs_localizer(config) -> bool:
+    return config.anatomy.membership != "anatomy" or config.anatomy.localizer.run == "on"
+
+
+def _check_nonface(recording, epochs, config) -> bool:
+    """Whether the localizer runs; raises when the configuration requires it but cannot."""
+    anatomy = config.anatomy
+    required = _needs_localizer(config)
+    if anatomy.localizer.run == "off":
+        return False
+    category = None
+    where = None
+    if epochs is not None and getattr(epochs, "metadata", None) is not None \
+            and "category" in epochs.metadata.columns:
+        category = epochs.metadata["category"].astype(str).str.lower()
+        where = "the epochs' metadata (category)"
+    elif recording is not None and getattr(recording, "stimuli", None) is not None \
+            and "category" in recording.stimuli.columns:
+        category = recording.stimuli["category"].astype(str).str.lower()
+        where = "the stimulus table (category)"
+    has_nonface = category is not None and (category == "nonface").any()
+    if not required:
+        return epochs is not None and has_nonface
+    why = ("membership: " + anatomy.membership) if anatomy.membership != "anatomy" \
+        else "localizer.run: on"
+    if not has_nonface:
+        file = None
+        if recording is not None and getattr(recording, "bids_root", None) is not None:
+            file = Path(recording.bids_root) / config.bids.stimuli_table
+        raise DataError(
+            f"The configuration asks for the face-selectivity localizer ({why}), but this "
+            "dataset has no non-face stimuli",
+            file=file,
+            field="category",
+            found=f"no 'nonface' category in {where}" if where else "no category column",
+            fix="Add non-face images (houses, objects, scrambled faces) with category 'nonface' "
+            "to the stimuli, or set anatomy.membership: anatomy and anatomy.localizer.run: auto",
+        )
+    if epochs is None:
+        raise DataError(
+            f"The face-selectivity localizer ({why}) needs the epochs",
+            fix="Call ieegrsa.localize(recording, epochs=ieegrsa.preprocess(recording, config), "
+            "config=config)",
+        )
+    return True
+
+
+def localize(recording=None, epochs=None, config=None) -> pd.DataFrame:
+    """The contact table: where each contact is, its ROI, face selectivity, and inclusion.
+
+    Parameters
+    ----------
+    recording : ieegrsa.Recording | None
+        The patient's recording (contacts with MNI coordinates, space, status; stimuli).
+    epochs : mne.Epochs | None
+        High-gamma amplitude epochs from :func:`ieegrsa.preprocess`. When given, the table has
+        one row per iEEG channel of the epochs (bipolar channels at their midpoints), plus the
+        recording's bad contacts that the epochs dropped; the localizer runs on them.
+    config : ieegrsa.Config | Mapping | path | None
+        The configuration (section ``anatomy``; ``random_seed`` seeds permutations).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per contact with: ``name``, ``x``, ``y``, ``z`` (MNI mm), ``space``, ``type``,
+        ``status``, ``status_description``, ``group``, ``hemisphere`` (L/R from x),
+        ``atlas_label`` and ``atlas_distance`` (primary atlas), ``roi`` (the first configured
+        ROI the contact belongs to, ``n/a`` outside every ROI), ``rois`` (all of them, joined
+        by ``;``), ``roi_distance`` (mm to the assigned ROI), the localizer's ``n_face``,
+        ``n_nonface``, ``mean_face``, ``mean_nonface``, ``t``, ``p``, ``p_fdr``, ``d_prime``,
+        ``face_selective`` (NaN / False when it did not run), ``included`` (bool),
+        ``exclusion_reason`` (``n/a`` when included), then ``<atlas>_label`` and
+        ``<atlas>_distance`` for every atlas, ``distance_<roi>`` for every ROI and
+        ``in_epochs``.
+
+        ``table.attrs`` holds ``empty_rois`` (ROIs without any included contact: reported by a
+        warning, not an error), ``rois``, ``atlases``, ``primary_atlas``, ``roi_method``,
+        ``membership`` and ``localizer`` (whether it ran, its test and window).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown atlas or ROI, or an ROI label missing from its atlas.
+    DataError
+        When the configuration requires the localizer and the dataset has no non-face stimuli
+        (or no epochs were given).
+    """
+    from ..config import load_config
+
+    config = load_config(config)
+    anatomy = config.anatomy
+    _register_custom_atlases(config, recording)
+    atlases = [resolve_atlas_name(a) for a in anatomy.atlases]
+    primary = resolve_atlas_name(anatomy.primary_atlas)
+    if primary not in atlases:
+        atlases.insert(0, primary)
+    definitions = load_roi_definitions(anatomy.roi_definitions)
+    rois = resolve_rois(anatomy.rois, definitions)
+    run_localizer = _check_nonface(recording, epochs, config)
+
+    table = contact_positions(recording, epochs)
+    n = len(table)
+    xyz = table[["x", "y", "z"]].to_numpy(float)
+    finite = np.isfinite(xyz).all(axis=1)
+    from ..config import SUPPORTED_SPACES
+
+    spaces = table["space"].astype(str)
+    mni = spaces.isin(SUPPORTED_SPACES) | spaces.str.upper().eq("MNI") | spaces.eq(NA)
+    placeable = finite & mni.to_numpy()
+    if (spaces == NA).any():
+        logger.warning("The contacts' space is unknown; assuming MNI coordinates")
+    xyz_used = np.where(placeable[:, None], xyz, np.nan)
+
+    labels = label_contacts(xyz_used, atlases, anatomy.max_distance)
+    labels.index = table.index
+    table["hemisphere"] = hemisphere_of(xyz_used)
+    stem = atlas_column(primary)
+    table["atlas_label"] = labels[f"{stem}_label"]
+    table["atlas_distance"] = labels[f"{stem}_distance"]
+
+    member, distance = roi_membership(xyz_used, rois, method=anatomy.roi_method,
+                                      max_distance=anatomy.max_distance,
+                                      radius=anatomy.sphere_radius)
+    member.index = distance.index = table.index
+
+    # Face selectivity
+    stats = pd.DataFrame({c: np.nan for c in SELECTIVITY_COLUMNS}, index=table.index)
+    stats["face_selective"] = False
+    localizer_info = {"ran": False}
+    if run_localizer:
+        loc = anatomy.localizer
+        in_epochs = table["in_epochs"].to_numpy(bool)
+        result = face_selectivity(
+            epochs, window=loc.window, test=loc.test, n_permutations=loc.n_permutations,
+            alternative=loc.alternative, alpha=loc.alpha, min_d_prime=loc.min_d_prime,
+            seed=config.random_seed, picks=list(table.loc[in_epochs, "name"]),
+        ).set_index("name")
+        for column in SELECTIVITY_COLUMNS:
+            stats.loc[in_epochs, column] = table.loc[in_epochs, "name"].map(
+                result[column]).to_numpy()
+        stats["face_selective"] = stats["face_selective"].fillna(False).astype(bool)
+        localizer_info = {"ran": True, "test": loc.test, "window": list(loc.window),
+                          "alternative": loc.alternative, "alpha": loc.alpha,
+                          "n_face": int(result["n_face"].iloc[0]) if len(result) else 0,
+                          "n_nonface": int(result["n_nonface"].iloc[0]) if len(result) else 0}
+    selective = stats["face_selective"].to_numpy(bool)
+
+    # ROI assignment
+    roi_names = [r.name for r in rois]
+    anat = member.to_numpy(bool)
+    dist = distance.to_numpy(float)
+    if anatomy.membership == "function":
+        near = np.where(np.isfinite(dist), dist, np.inf)
+        within = near <= anatomy.function_max_distance
+        assigned = selective[:, None] & within
+        # the nearest ROI first; among equally near ones (e.g. inside several) config order
+        order = np.argsort(near, axis=1, kind="stable")
+    elif anatomy.membership == "both":
+        assigned = anat & selective[:, None]
+        order = np.tile(np.arange(len(rois)), (n, 1))
+    else:
+        assigned = anat
+        order = np.tile(np.arange(len(rois)), (n, 1))
+    roi = np.full(n, NO_ROI, dtype=object)
+    roi_distance = np.full(n, np.nan)
+    all_rois = np.full(n, NO_ROI, dtype=object)
+    for i in range(n):  # per contact, over a handful of ROIs: cheap
+        hits = [k for k in order[i] if assigned[i, k]]
+        if hits:
+            roi[i] = roi_names[hits[0]]
+            roi_distance[i] = dist[i, hits[0]]
+            all_rois[i] = ";".join(roi_names[k] for k in sorted(hits))
+
+    table["roi"] = roi
+    table["rois"] = all_rois
+    table["roi_distance"] = np.round(roi_distance, 2)
+    for column in SELECTIVITY_COLUMNS:
+        table[column] = stats[column]
+
+    # Inclusion, with the first reason that applies
+    reason = np.full(n, "", dtype=object)
+    status = table["status"].astype(str).str.lower().to_numpy()
+    desc = table["status_description"].astype(str).to_numpy()
+    for i in range(n):
+        if status[i] == "bad":
+            reason[i] = "bad channel" + (f": {desc[i]}" if desc[i] not in (NA, "", "nan") else "")
+        elif not finite[i]:
+            reason[i] = "missing coordinates"
+        elif not placeable[i]:
+            reason[i] = f"coordinates not in an MNI-aligned space ({spaces.iloc[i]})"
+        elif anatomy.membership == "both" and anat[i].any() and not selective[i]:
+            reason[i] = "not face-selective"
+        elif anatomy.membership == "function" and not selective[i]:
+            reason[i] = "not face-selective"
+        elif roi[i] == NO_ROI:
+            reason[i] = "outside every ROI"
+    included = reason == ""
+    # a bad contact keeps its ROI for the record, but is not analysed
+    table["included"] = included
+    table["exclusion_reason"] = np.where(included, NA, reason)
+
+    for column in labels.columns:
+        table[column] = labels[column]
+    for name in roi_names:
+        table[f"distance_{name}"] = np.round(distance[name].to_numpy(float), 2)
+    ordered = [c for c in TABLE_COLUMNS if c in table.columns]
+    table = table[ordered + [c for c in table.columns if c not in ordered]]
+
+    empty = [name for name in roi_names if not (table["included"] & (table["roi"] == name)).any()]
+    subject = getattr(recording, "subject", "") or ""
+    for name in empty:
+        logger.warning("ROI %r has no included contact%s; it is skipped for this patient",
+                       name, f" for sub-{subject}" if subject else "")
+    table.attrs.update({
+        "subject": subject,
+        "empty_rois": empty,
+        "rois": roi_names,
+        "atlases": atlases,
+        "primary_atlas": primary,
+        "atlas_citations": {a: atlas_info(a).citation for a in atlases},
+        "roi_method": anatomy.roi_method,
+        "membership": anatomy.membership,
+        "max_distance": anatomy.max_distance,
+        "localizer": localizer_info,
+    })
+    return table

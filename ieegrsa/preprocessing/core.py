@@ -1,0 +1,329 @@
+""":func:`preprocess`: one recording from raw signal to epochs, with a per-contact report."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .channels import contact_groups, reference_matrix, select_contacts
+from .epochs import (
+    apply_baseline,
+    channels_description,
+    cut,
+    outlier_trials,
+    window_indices,
+)
+from .signals import high_gamma_envelope, lowpass, notch, resample
+
+logger = logging.getLogger("ieegrsa")
+
+__all__ = ["preprocess", "METADATA_COLUMNS", "REPORT_COLUMNS"]
+
+#: Columns of ``epochs.metadata`` (one row per epoch, in event order). ``event`` is the row of
+#: ``recording.events`` the epoch comes from; ``onset`` its onset (s) on the recording's time axis.
+METADATA_COLUMNS = ("stim_file", "identity", "expression", "category", "repetition", "trial_type",
+                    "run", "onset", "event")
+
+#: Columns of the preprocessing report (one row per recording contact, then one per bipolar
+#: channel): ``name``; ``kind`` (``contact`` or ``bipolar``); ``type``; ``group``; ``included``
+#: (whether its data reach the epochs); ``reason`` (why not, else ""); ``channels`` (the epochs'
+#: channels it feeds, ";"-separated); ``n_epochs`` (trials in the epochs); ``n_outliers``
+#: (trials that were outliers on this channel, out of the trials inside the recording);
+#: ``n_nan`` (kept trials whose data on this channel were set to NaN).
+REPORT_COLUMNS = ("name", "kind", "type", "group", "included", "reason", "channels", "n_epochs",
+                  "n_outliers", "n_nan")
+
+
+def preprocess(recording, config=None, verbose=None, *, return_report=False):
+    """Turn one recording into epochs of high-gamma amplitude (or broadband voltage).
+
+    The steps, each set in the ``preprocessing`` section of the configuration
+    (:class:`ieegrsa.config.PreprocessingConfig`):
+
+    1. **Channels**: keep sEEG/ECoG contacts; drop those channels.tsv marks bad, those whose
+       ``status_description`` names an excluded status (seizure onset zone, resected ...) and
+       those listed in ``exclude_channels``.
+    2. **Re-reference**: common average per shaft/strip, bipolar, Laplacian or none
+       (:func:`ieegrsa.preprocessing.reference_matrix`).
+    3. **Notch** at the power-line frequency and its harmonics below Nyquist.
+    4. **Signal**: high-gamma amplitude (:func:`ieegrsa.preprocessing.high_gamma_envelope`) or
+       broadband, resampled with anti-aliasing to the analysis rate ``sfreq``; the broadband
+       signal is then low-passed.
+    5. **Epochs** from ``tmin`` to ``tmax`` around the onset of every event with a ``stim_file``
+       (onsets rounded to the analysis rate's samples); events whose window leaves the
+       recording are dropped.
+    6. **Trial rejection** on the re-referenced, notch-filtered signal (see
+       :mod:`ieegrsa.preprocessing.epochs`).
+    7. **Baseline**: z-score against the pooled pre-stimulus window, subtract, or none.
+
+    Parameters
+    ----------
+    recording : ieegrsa.Recording
+        From :func:`ieegrsa.load_recording`.
+    config : Config | PreprocessingConfig | dict | str | path-like | None
+        Anything :func:`ieegrsa.load_config` accepts (a dict or file holds the whole
+        configuration, e.g. ``{"preprocessing": {"reference": "bipolar"}}``), or the
+        ``preprocessing`` section itself.
+    verbose : bool | str | int | None
+        Log level for this call (as in MNE); ``None`` keeps warnings only.
+    return_report : bool
+        Also return the per-contact report (see :data:`REPORT_COLUMNS`).
+
+    Returns
+    -------
+    epochs : mne.EpochsArray
+        Channels in recording order (minus those dropped; bipolar channels ordered by their first
+        contact), at ``sfreq``, with ``times`` from ``tmin`` to ``tmax``. ``metadata`` has
+        :data:`METADATA_COLUMNS`. Positions are in the montage (m); read them, with each
+        channel's group and source contacts, with :func:`ieegrsa.preprocessing.epochs_contacts`.
+        ``drop_log`` names the reason for each dropped trial. With ``reject_bad_trials: nan``,
+        a channel's data in its outlier trials are NaN.
+    report : pandas.DataFrame
+        Only with ``return_report=True``. Its ``attrs`` hold ``n_events`` (stimulus events),
+        ``n_epochs``, ``n_outside`` (windows leaving the recording) and ``n_rejected`` (trials
+        dropped as outliers on too many channels), and the ``line_freq`` used.
+
+    Raises
+    ------
+    DataError
+        No contact left to analyse, no stimulus event, a notch asked for without a known line
+        frequency, or a band above the recording's Nyquist frequency.
+    ConfigError
+        An invalid configuration.
+    """
+    import mne
+
+    cfg = _section(config)
+    with mne.utils.use_log_level(verbose if verbose is not None else "WARNING"):
+        epochs, report = _preprocess(recording, cfg)
+    return (epochs, report) if return_report else epochs
+
+
+def _section(config):
+    from ..config import PreprocessingConfig, load_config
+
+    if isinstance(config, PreprocessingConfig):
+        return config
+    return load_config(config).preprocessing
+
+
+def _preprocess(recording, cfg):
+    started = time.perf_counter()
+    raw = recording.raw
+    sfreq = float(raw.info["sfreq"])
+    contacts = recording.contacts
+    kept, reasons = select_contacts(
+        contacts, channel_types=cfg.channel_types, drop_bad=cfg.drop_bad,
+        exclude_status=cfg.exclude_status, exclude_channels=cfg.exclude_channels,
+    )
+    if not len(kept):
+        raise DataError("No contact is left to analyse after channel selection",
+                        field="preprocessing", found=_summarise(reasons),
+                        fix="Check channels.tsv (type, status) and preprocessing.channel_types, "
+                        "exclude_status and exclude_channels")
+    line_freq = _line_freq(recording, cfg)
+    events = _stimulus_events(recording)
+    W, channels, ref_dropped = reference_matrix(
+        kept, cfg.reference, max_distance=cfg.neighbour_max_distance,
+        laplacian_ends=cfg.laplacian_ends, car_scope=cfg.car_scope,
+    )
+    reasons.update(ref_dropped)
+    if not len(channels):
+        raise DataError(f"No channel is left after re-referencing ({cfg.reference})",
+                        field="preprocessing.reference", found=_summarise(ref_dropped),
+                        fix="Use another reference (car, none) or check the contact names")
+    if cfg.signal == "broadband" and cfg.broadband_lowpass is not None \
+            and cfg.broadband_lowpass >= cfg.sfreq / 2:
+        raise DataError("The broadband low-pass is not below the analysis Nyquist frequency",
+                        field="preprocessing.broadband_lowpass", found=cfg.broadband_lowpass,
+                        fix=f"Use a cut-off below {cfg.sfreq / 2:g} Hz or raise "
+                        "preprocessing.sfreq")
+    if cfg.sfreq > sfreq:
+        raise DataError("The analysis rate is above the recording's sampling rate",
+                        field="preprocessing.sfreq", found=f"{cfg.sfreq:g} Hz > {sfreq:g} Hz",
+                        fix=f"Use preprocessing.sfreq of at most {sfreq:g}")
+
+    # Continuous signal: re-reference (one matrix product), notch.
+    data = raw.get_data(picks=list(kept["name"]))
+    data = data if cfg.reference == "none" else W @ data
+    if line_freq is not None:
+        data = notch(data, sfreq, line_freq, n_jobs=cfg.n_jobs)
+    clean = resample(data, sfreq, cfg.sfreq, n_jobs=cfg.n_jobs)  # for rejection and broadband
+    if cfg.signal == "high_gamma":
+        # The envelope is computed at an intermediate rate of at least twice the analysis rate
+        # (exact samples of it, see high_gamma_envelope), then resampled with anti-aliasing.
+        decim = max(1, int(sfreq // (2 * cfg.sfreq)))
+        signal = high_gamma_envelope(data, sfreq, cfg.high_gamma_band, cfg.high_gamma_band_width,
+                                     cfg.high_gamma_normalization, n_jobs=cfg.n_jobs, decim=decim)
+        signal = resample(signal, sfreq / decim, cfg.sfreq, n_jobs=cfg.n_jobs)
+    else:
+        signal = clean if cfg.broadband_lowpass is None else lowpass(
+            clean, cfg.sfreq, cfg.broadband_lowpass, n_jobs=cfg.n_jobs)
+    del data
+
+    # Epochs.
+    starts, inside, times = window_indices(events["onset"], cfg.sfreq, cfg.tmin, cfg.tmax,
+                                           signal.shape[-1])
+    n_events = len(events)
+    drop_log = [()] * n_events
+    for k in np.flatnonzero(~inside):
+        drop_log[k] = ("OUTSIDE RECORDING",)
+    valid = np.flatnonzero(inside)
+    if not len(valid):
+        raise DataError("No stimulus epoch lies inside the recording", field="onset",
+                        found=f"{n_events} events, recording {raw.times[-1]:.1f} s",
+                        fix="Check the events' onsets (s from the start of the recording)")
+    x = cut(signal, starts[valid], len(times))
+    outliers = np.zeros((len(valid), len(channels)), dtype=bool)
+    n_rejected = 0
+    keep = np.ones(len(valid), dtype=bool)
+    if cfg.reject:
+        outliers = outlier_trials(cut(clean, starts[valid], len(times)), cfg.reject_metrics,
+                                  cfg.reject_threshold)
+        too_many = outliers.mean(axis=1) > cfg.reject_max_fraction
+        for k in np.flatnonzero(too_many):
+            drop_log[valid[k]] = (f"IEEGRSA OUTLIER ON {int(outliers[k].sum())} OF "
+                                  f"{len(channels)} CHANNELS",)
+        keep = ~too_many
+        n_rejected = int(too_many.sum())
+        if cfg.reject_bad_trials == "nan":
+            x[outliers & keep[:, None]] = np.nan
+    x = x[keep]
+    selection = valid[keep]
+    if not len(selection):
+        raise DataError("Every trial was rejected as an outlier", field="preprocessing.reject",
+                        found=f"{len(valid)} trials",
+                        fix="Raise preprocessing.reject_threshold or reject_max_fraction, or "
+                        "set reject: false")
+    x = apply_baseline(x, times, cfg.baseline, cfg.baseline_mode)
+
+    epochs = _make_epochs(x, times, channels, events, selection, drop_log, cfg, contacts)
+    report = _report(contacts, channels, reasons, outliers, keep, cfg)
+    report.attrs.update({"n_events": n_events, "n_epochs": len(epochs),
+                         "n_outside": int((~inside).sum()), "n_rejected": n_rejected,
+                         "line_freq": line_freq})
+    logger.info(
+        "Preprocessed %d contacts -> %d %s channels, %d of %d trials (%d outside the recording, "
+        "%d rejected) in %.1f s", len(contacts), len(channels), cfg.reference, len(epochs),
+        n_events, int((~inside).sum()), n_rejected, time.perf_counter() - started,
+    )
+    return epochs, report
+
+
+def _line_freq(recording, cfg):
+    if not cfg.notch:
+        return None
+    line_freq = cfg.line_freq if cfg.line_freq is not None else recording.line_freq
+    if line_freq is None or not np.isfinite(line_freq) or line_freq <= 0:
+        sidecar = None
+        try:
+            sidecar = recording.bids_path.copy().update(suffix="ieeg", extension=".json").fpath
+        except Exception:  # a Recording built by hand has no BIDS path
+            pass
+        raise DataError(
+            "The power-line frequency is unknown, so the line noise cannot be notch-filtered",
+            file=sidecar, field="PowerLineFrequency", found=line_freq,
+            fix="Add PowerLineFrequency (50 or 60) to the _ieeg.json sidecar, or set "
+            "preprocessing.line_freq, or turn the notch off with preprocessing.notch: false",
+        )
+    return float(line_freq)
+
+
+def _stimulus_events(recording):
+    events = recording.events
+    shown = events["stim_file"].notna() if "stim_file" in events.columns else pd.Series(
+        False, index=events.index)
+    shown &= events.get("stim_file", pd.Series("", index=events.index)).astype(str).str.strip() \
+        .ne("")
+    if not shown.any():
+        raise DataError("The recording has no event with a stim_file", field="stim_file",
+                        found=f"{len(events)} events",
+                        fix="Name the image shown in the stim_file column of events.tsv")
+    return events[shown]
+
+
+def _make_epochs(x, times, channels, events, selection, drop_log, cfg, contacts):
+    import mne
+
+    names = list(channels["name"])
+    info = mne.create_info(names, cfg.sfreq, list(channels["type"]))
+    space = ",".join(pd.unique(contacts["space"].astype(str))) if "space" in contacts else "n/a"
+    info["description"] = channels_description(channels, cfg.reference, space)
+    kept = events.iloc[selection]
+    metadata = pd.DataFrame({
+        column: kept[column].to_numpy() if column in kept.columns else np.nan
+        for column in METADATA_COLUMNS if column not in ("event",)
+    })
+    metadata["event"] = kept.index.to_numpy()
+    trial_types = kept["trial_type"].fillna("stimulus").astype(str) \
+        if "trial_type" in kept.columns else pd.Series("stimulus", index=kept.index)
+    event_id = {name: code for code, name in enumerate(sorted(pd.unique(trial_types)), start=1)}
+    samples = np.round(kept["onset"].to_numpy(dtype=float) * cfg.sfreq).astype(int)
+    if len(np.unique(samples)) < len(samples):
+        dup = kept["onset"].to_numpy()[np.flatnonzero(np.diff(np.sort(samples)) == 0)[0]]
+        raise DataError("Two stimulus events fall on the same sample of the analysis rate",
+                        field="onset", found=f"onset near {dup:.3f} s",
+                        fix="Keep one event per image shown (or raise preprocessing.sfreq)")
+    mne_events = np.column_stack([samples, np.zeros_like(samples),
+                                  trial_types.map(event_id).to_numpy()])
+    epochs = mne.EpochsArray(
+        x, info, events=mne_events, tmin=times[0], event_id=event_id, metadata=metadata,
+        selection=selection, drop_log=tuple(drop_log), baseline=None, verbose="error",
+    )
+    positions = {name: np.array([x_, y_, z_], dtype=float) / 1000.0 for name, x_, y_, z_ in
+                 zip(names, channels["x"], channels["y"], channels["z"])}
+    frame = "mni_tal" if space != "n/a" else "unknown"
+    montage = mne.channels.make_dig_montage(ch_pos=positions, coord_frame=frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no fiducials: MNE assumes an identity transform
+        epochs.set_montage(montage, on_missing="ignore", verbose="error")
+    return epochs
+
+
+def _report(contacts, channels, reasons, outliers, keep, cfg):
+    feeds = {}
+    for row in channels.itertuples(index=False):
+        for source in (row.contact_a, row.contact_b):
+            if source is not None:
+                feeds.setdefault(source, []).append(row.name)
+    n_outliers = dict(zip(channels["name"], outliers.sum(axis=0).astype(int)))
+    nan = (outliers & keep[:, None]).sum(axis=0) if cfg.reject_bad_trials == "nan" else \
+        np.zeros(outliers.shape[1], dtype=int)
+    n_nan = dict(zip(channels["name"], nan.astype(int)))
+    n_epochs = int(keep.sum())
+    bipolar = cfg.reference == "bipolar"
+    groups = dict(zip(contacts["name"], contact_groups(contacts)["group"]))
+    rows = []
+    for name, kind in zip(contacts["name"], contacts["type"]):
+        own = name in n_outliers and not bipolar
+        rows.append({
+            "name": name, "kind": "contact", "type": kind, "group": groups.get(name),
+            "included": name in feeds, "reason": reasons.get(name, ""),
+            "channels": ";".join(feeds.get(name, [])),
+            "n_epochs": n_epochs if name in feeds else 0,
+            "n_outliers": n_outliers[name] if own else np.nan,
+            "n_nan": n_nan[name] if own else np.nan,
+        })
+    if bipolar:
+        for row in channels.itertuples(index=False):
+            rows.append({
+                "name": row.name, "kind": "bipolar", "type": row.type, "group": row.group,
+                "included": True, "reason": "", "channels": row.name, "n_epochs": n_epochs,
+                "n_outliers": n_outliers[row.name], "n_nan": n_nan[row.name],
+            })
+    report = pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
+    return report.astype({"n_epochs": "int64", "n_outliers": "Int64", "n_nan": "Int64",
+                          "included": bool})
+
+
+def _summarise(reasons, limit=5):
+    if not reasons:
+        return "no contact"
+    items = [f"{name}: {why}" for name, why in list(reasons.items())[:limit]]
+    more = len(reasons) - limit
+    return "; ".join(items) + (f"; and {more} more" if more > 0 else "")

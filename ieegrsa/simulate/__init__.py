@@ -1,0 +1,13 @@
+"""Realistic simulated face-viewing iEEG datasets in BIDS, with a planted ground truth.
+
+``make_dataset(root, preset="tiny", seed=0, effect="classical")`` writes a BIDS iEEG dataset
+(sEEG and ECoG patients, EDF and BrainVision recordings, drawn face stimuli, events with identity
+and expression) whose face ROIs carry a known representational geometry, and the ground truth per
+contact under ``sourcedata/simulation/``. See :data:`PRESETS` for dataset sizes and
+:data:`EFFECTS` for the planted geometries.
+"""
+
+from .dataset import make_dataset
+from .presets import AREAS, EFFECTS, EXPRESSIONS, MODELS, PRESETS, ROIS
+
+__all__ = ["make_dataset", "PRESETS", "EFFECTS", "AREAS", "ROIS", "MODELS", "EXPRESSIONS"]
