@@ -22,7 +22,7 @@ _LAZY = {
     "localize": ("ieegrsa.anatomy", "localize"),
     "preprocess": ("ieegrsa.preprocessing", "preprocess"),
 }
-_SUBMODULES = {"bids", "config", "errors", "simulate", "cli", "anatomy"}
+_SUBMODULES = {"bids", "config", "errors", "simulate", "cli", "preprocessing", "anatomy"}
 
 __all__ = sorted(list(_LAZY) + list(_SUBMODULES) + ["__version__"])
 

@@ -283,14 +283,15 @@ class PreprocessingConfig(_Section):
         description="Names of further contacts to drop (e.g. ['LA1', \"L'12\"]); a name the "
         "recording lacks is a warning.",
     )
-    reference: Literal["car", "bipolar", "laplacian", "none"] = Field(
-        "laplacian",
-        description="Re-referencing: laplacian = each contact minus the mean of its two "
-        "neighbours on the shaft or strip (local, and keeps the contacts' names and positions); "
-        "bipolar = each contact minus its next neighbour (LA1-LA2, placed at the midpoint); car = "
-        "common average of each shaft or strip (car_scope; it spreads strong local high-gamma "
-        "responses to the other contacts of the shaft); none = as recorded. Shafts come from the "
-        "contacts' group column, else from the letters of their names (LA1 -> LA, L'12 -> L').",
+    reference: Literal["bipolar", "laplacian", "car", "none"] = Field(
+        "bipolar",
+        description="Re-referencing: bipolar = each contact minus its next neighbour on the "
+        "shaft or strip (channel LA1-LA2, placed at the midpoint; local, and the usual choice "
+        "for sEEG high-gamma); laplacian = each contact minus the mean of its two neighbours "
+        "(keeps the contacts' names); car = common average of each shaft or strip (car_scope; "
+        "it spreads strong local high-gamma responses to the shaft's other contacts); none = as "
+        "recorded. Shafts come from the contacts' group column, else from the letters of their "
+        "names (LA1 -> LA, L'12 -> L').",
     )
     car_scope: Literal["group", "all"] = Field(
         "group",
@@ -335,8 +336,8 @@ class PreprocessingConfig(_Section):
     high_gamma_band_width: float = Field(
         10.0,
         gt=0,
-        description="Width (Hz) of the sub-bands the high-gamma band is split into (equal "
-        "sub-bands, as many as fit: 8 of 10 Hz for 70-150 Hz).",
+        description="Largest width (Hz) of the sub-bands the high-gamma band is split into "
+        "(equal sub-bands, the fewest that are at most this wide: 8 of 10 Hz for 70-150 Hz).",
     )
     high_gamma_normalization: Literal["mean", "zscore", "none"] = Field(
         "mean",
@@ -375,6 +376,12 @@ class PreprocessingConfig(_Section):
         description="Baseline correction: zscore = per contact, minus the mean and divided by the "
         "standard deviation of the baseline window pooled over all trials; subtract = minus each "
         "trial's own baseline mean; none = no correction.",
+    )
+    reject_by_annotation: bool = Field(
+        True,
+        description="Drop the trials whose epoch overlaps an annotation of the recording whose "
+        "description starts with BAD or EDGE (artefacts marked in a viewer, and the boundaries "
+        "between concatenated runs).",
     )
     reject: bool = Field(
         True,

@@ -174,7 +174,7 @@ def test_none_is_the_identity_and_unknown_scheme_is_an_error():
     contacts = _contacts(["A1", "A2"])
     W, channels, _ = reference_matrix(contacts, "none")
     np.testing.assert_array_equal(W, np.eye(2))
-    with pytest.raises(ConfigError, match="car, bipolar, laplacian, none"):
+    with pytest.raises(ConfigError, match="bipolar, laplacian, car, none"):
         reference_matrix(contacts, "average")
 
 
@@ -354,6 +354,31 @@ def test_bipolar_epochs_carry_their_source_contacts():
     assert rows.loc["RB3-RB4", "kind"] == "bipolar"
 
 
+def test_epochs_contacts_of_epochs_made_elsewhere():
+    import mne
+
+    info = mne.create_info(["LA1", "L'2", "X"], 200.0, "seeg")
+    epochs = mne.EpochsArray(np.zeros((2, 3, 5)), info, verbose="error")
+    montage = mne.channels.make_dig_montage({"LA1": [0.01, 0.02, 0.03], "L'2": [0, 0, 0.01]},
+                                            coord_frame="head")
+    epochs.set_montage(montage, on_missing="ignore", verbose="error")
+    table = epochs_contacts(epochs)
+    assert list(table["group"]) == ["LA", "L'", "X"]
+    np.testing.assert_allclose(table.loc[0, ["x", "y", "z"]].astype(float), [10, 20, 30])
+    assert table.loc[2, ["x", "y", "z"]].isna().all()  # no position
+    assert list(table["contact_a"]) == ["LA1", "L'2", "X"] and table["contact_b"].isna().all()
+
+
+def test_sub_bands():
+    from ieegrsa.preprocessing import sub_bands
+
+    np.testing.assert_allclose(sub_bands((70, 150), 10), np.c_[np.arange(70, 150, 10),
+                                                                np.arange(80, 160, 10)])
+    assert len(sub_bands((70, 150), 20)) == 4
+    assert len(sub_bands((70, 150), 35)) == 3  # the fewest sub-bands at most 35 Hz wide
+    assert len(sub_bands((70, 150), 80)) == 1
+
+
 def test_baseline_zscore_and_subtract():
     rec = _recording(n_trials=40, seconds=50.0)
     epochs = preprocess(rec, _config(reference="none"))
@@ -432,11 +457,27 @@ def test_outlier_trials_direct():
 
 
 def test_epochs_outside_the_recording_are_dropped():
-    rec = _recording(seconds=12.0, n_trials=10)  # the last onsets (10.9 s) end too late? no:
+    rec = _recording(seconds=12.0, n_trials=10)
     rec.events.loc[rec.events["stim_file"].notna().idxmax(), "onset"] = 0.05  # starts too early
     epochs, report = preprocess(rec, return_report=True)
     assert report.attrs["n_outside"] == 1 and len(epochs) == 9
     assert epochs.drop_log[0] == ("OUTSIDE RECORDING",)
+
+
+def test_epochs_on_bad_annotations_are_dropped():
+    import mne
+
+    rec = _recording(seconds=12.0, n_trials=10)
+    # trial 3 starts at 4.3 s: its window -0.2..0.8 s overlaps a mark at 4.9-5.0 s (not trial 4's
+    # window, 5.2..6.2 s); a run boundary of duration 0 at 8.6 s falls in trial 7's window
+    rec.raw.set_annotations(mne.Annotations([4.9, 8.6, 8.6, 2.0], [0.1, 0.0, 0.0, 0.2],
+                                            ["BAD_spike", "BAD boundary", "EDGE boundary",
+                                             "stimulus"]))
+    epochs, report = preprocess(rec, _config(reference="none"), return_report=True)
+    assert report.attrs["n_annotated"] == 2 and len(epochs) == 8
+    assert epochs.drop_log[3] == ("BAD_spike",) and epochs.drop_log[7] == ("BAD boundary",)
+    assert list(epochs.metadata["event"]) == [k for k in range(1, 11) if k not in (4, 8)]
+    assert len(preprocess(rec, _config(reject_by_annotation=False))) == 10
 
 
 # ---------------------------------------------------------------------------------------------
@@ -458,18 +499,21 @@ def test_planted_face_responses_rise_in_high_gamma(tiny_dataset):
         rec = ieegrsa.load_recording(tiny_dataset, subject, "faces")
         truth = pd.read_csv(tiny_dataset / "sourcedata" / "simulation"
                             / f"sub-{subject}_contacts.tsv", sep="\t").set_index("name")
-        epochs = ieegrsa.preprocess(rec)
+        epochs = ieegrsa.preprocess(rec)  # bipolar: a channel responds if either contact does
         faces = np.nanmean(epochs["category == 'face'"].get_data(), axis=0)
-        responsive = truth.loc[epochs.ch_names, "responsive"].astype(str).str.lower() == "true"
+        planted = truth["responsive"].astype(str).str.lower() == "true"
+        channels = epochs_contacts(epochs)
+        responsive = np.array([planted[a] or (b is not None and planted[b])
+                               for a, b in zip(channels["contact_a"], channels["contact_b"])])
         assert responsive.any() and (~responsive).any()
         t = epochs.times
         window = (t >= 0.15) & (t < 0.4)
         early = (t >= -0.2) & (t < 0.05)
         rise = faces[:, window].mean(axis=1) - faces[:, early].mean(axis=1)
-        assert rise[responsive.to_numpy()].mean() > 1.0, subject  # z-scored against baseline
-        assert rise[responsive.to_numpy()].mean() > 3 * rise[~responsive.to_numpy()].mean()
+        assert rise[responsive].mean() > 1.0, subject  # z-scored against the baseline
+        assert rise[responsive].mean() > 3 * rise[~responsive].mean()
         # the response starts after ~0.1 s
-        onset = t[np.argmax(faces[responsive.to_numpy()].mean(axis=0) > 1.0)]
+        onset = t[np.argmax(faces[responsive].mean(axis=0) > 1.0)]
         assert 0.05 <= onset <= 0.25, (subject, onset)
 
 
@@ -488,7 +532,7 @@ def test_missing_line_frequency():
 
 
 def test_unknown_reference_lists_the_valid_ones():
-    with pytest.raises(ConfigError, match="'car', 'bipolar', 'laplacian' or 'none'"):
+    with pytest.raises(ConfigError, match="'bipolar', 'laplacian', 'car' or 'none'"):
         preprocess(_recording(seconds=5.0, n_trials=2), _config(reference="average"))
 
 
@@ -496,7 +540,7 @@ def test_config_section_defaults_and_checks():
     cfg = load_config().preprocessing
     assert cfg == PreprocessingConfig()
     assert (cfg.reference, cfg.signal, cfg.sfreq, cfg.tmin, cfg.tmax) == (
-        "laplacian", "high_gamma", 200.0, -0.2, 0.8)
+        "bipolar", "high_gamma", 200.0, -0.2, 0.8)
     assert cfg.high_gamma_band == (70.0, 150.0) and cfg.baseline_mode == "zscore"
     with pytest.raises(ConfigError, match="not inside the epoch"):
         load_config(_config(baseline=[-0.5, 0.0]))

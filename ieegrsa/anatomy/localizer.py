@@ -12,6 +12,8 @@ A contact is face-selective when its corrected p-value is below ``alpha`` and it
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -25,13 +27,30 @@ COLUMNS = ["n_face", "n_nonface", "mean_face", "mean_nonface", "t", "p", "p_fdr"
 
 
 def welch_t(a: np.ndarray, b: np.ndarray):
-    """Welch's t and its degrees of freedom along axis 0 of two samples (NaN for zero variance)."""
-    na, nb = a.shape[0], b.shape[0]
-    va, vb = a.var(axis=0, ddof=1) / na, b.var(axis=0, ddof=1) / nb
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = (a.mean(axis=0) - b.mean(axis=0)) / np.sqrt(va + vb)
+    """Welch's t and its degrees of freedom along axis 0 of two samples.
+
+    NaN values are left out column by column (a channel's rejected trials); a column with fewer
+    than two values in either sample, or with zero variance, gets NaN.
+    """
+    na, nb = np.sum(np.isfinite(a), axis=0), np.sum(np.isfinite(b), axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        va = np.nanvar(a, axis=0, ddof=1) / na
+        vb = np.nanvar(b, axis=0, ddof=1) / nb
+        t = (np.nanmean(a, axis=0) - np.nanmean(b, axis=0)) / np.sqrt(va + vb)
         df = (va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1))
-    return t, df
+    bad = (na < 2) | (nb < 2) | ~np.isfinite(t)
+    return np.where(bad, np.nan, t), np.where(bad, np.nan, df)
+
+
+def _t_p(t, df, alternative):
+    from scipy import stats
+
+    if alternative == "greater":
+        return stats.t.sf(t, df)
+    if alternative == "less":
+        return stats.t.cdf(t, df)
+    return 2.0 * stats.t.sf(np.abs(t), df)
 
 
 def permutation_labels(rng: np.random.Generator, is_face: np.ndarray, n_permutations: int):
@@ -46,27 +65,30 @@ def permutation_labels(rng: np.random.Generator, is_face: np.ndarray, n_permutat
 def _permutation_p(X, is_face, t_obs, n_permutations, rng, alternative, chunk=500):
     """p-values of Welch's t by permutation of the face labels, all contacts at once.
 
-    The statistic of every relabelling comes from two matrix products (sums and sums of squares
-    of the face trials), never from a loop over contacts.
+    The statistic of every relabelling comes from matrix products (counts, sums and sums of
+    squares of the face trials, NaN trials left out per channel), never from a loop over
+    contacts or trials.
     """
-    n = X.shape[0]
-    X = X - X.mean(axis=0)  # permutation-invariant; keeps the sums of squares well conditioned
+    valid = np.isfinite(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        centre = np.nanmean(X, axis=0)
+    X = np.where(valid, X - centre, 0.0)  # centring is permutation-invariant, and stabilises
+    V = valid.astype(float)
     X2 = X ** 2
-    total, total2 = X.sum(axis=0), X2.sum(axis=0)
-    nf = int(is_face.sum())
-    nn = n - nf
+    count, total, total2 = V.sum(axis=0), X.sum(axis=0), X2.sum(axis=0)
     exceed = np.zeros(X.shape[1])
     done = 0
     while done < n_permutations:
         k = min(chunk, n_permutations - done)
         labels = permutation_labels(rng, is_face, k).astype(float)
-        sf, sf2 = labels @ X, labels @ X2
-        sn, sn2 = total - sf, total2 - sf2
-        mf, mn = sf / nf, sn / nn
-        vf = (sf2 - nf * mf ** 2) / (nf - 1)
-        vn = (sn2 - nn * mn ** 2) / (nn - 1)
+        cf, sf, sf2 = labels @ V, labels @ X, labels @ X2
+        cn, sn, sn2 = count - cf, total - sf, total2 - sf2
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = (mf - mn) / np.sqrt(np.maximum(vf, 0) / nf + np.maximum(vn, 0) / nn)
+            mf, mn = sf / cf, sn / cn
+            vf = np.maximum(sf2 - cf * mf ** 2, 0) / (cf - 1)
+            vn = np.maximum(sn2 - cn * mn ** 2, 0) / (cn - 1)
+            t = (mf - mn) / np.sqrt(vf / cf + vn / cn)
         if alternative == "greater":
             exceed += (t >= t_obs - 1e-12).sum(axis=0)
         elif alternative == "less":
@@ -126,8 +148,6 @@ def face_selectivity(epochs, *, window=(0.1, 0.4), test="welch", n_permutations=
         Without metadata, without a ``category`` column, with fewer than two face or two
         non-face trials, or for a window outside the epochs.
     """
-    from scipy import stats
-
     metadata = getattr(epochs, "metadata", None)
     if metadata is None or category_column not in metadata.columns:
         raise DataError(
@@ -163,8 +183,8 @@ def face_selectivity(epochs, *, window=(0.1, 0.4), test="welch", n_permutations=
     X = data.mean(axis=2)
     Xf, Xn = X[is_face], X[is_nonface]
     if test == "welch":
-        t, p = stats.ttest_ind(Xf, Xn, axis=0, equal_var=False, alternative=alternative)
-        t, p = np.asarray(t, float), np.asarray(p, float)
+        t, df = welch_t(Xf, Xn)
+        p = _t_p(t, df, alternative)
     elif test == "permutation":
         t, _ = welch_t(Xf, Xn)
         rng = np.random.default_rng(seed)
@@ -173,15 +193,19 @@ def face_selectivity(epochs, *, window=(0.1, 0.4), test="welch", n_permutations=
     else:
         raise DataError("Unknown localizer test", field="anatomy.localizer.test", found=test,
                         fix="Use 'welch' or 'permutation'")
-    mf, mn = Xf.mean(axis=0), Xn.mean(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d_prime = (mf - mn) / np.sqrt((Xf.var(axis=0, ddof=1) + Xn.var(axis=0, ddof=1)) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mf, mn = np.nanmean(Xf, axis=0), np.nanmean(Xn, axis=0)
+        pooled = np.sqrt((np.nanvar(Xf, axis=0, ddof=1) + np.nanvar(Xn, axis=0, ddof=1)) / 2)
+        d_prime = (mf - mn) / pooled
+    d_prime = np.where(np.isfinite(t), d_prime, np.nan)
     bads = set(epochs.info["bads"])
     family = np.array([n not in bads for n in names])
     p_fdr = _fdr(p, family)
     selective = family & (p_fdr < alpha) & (d_prime > max(float(min_d_prime), 0.0))
     return pd.DataFrame({
-        "name": names, "n_face": n_face, "n_nonface": n_nonface, "mean_face": mf,
+        "name": names, "n_face": np.isfinite(Xf).sum(axis=0),
+        "n_nonface": np.isfinite(Xn).sum(axis=0), "mean_face": mf,
         "mean_nonface": mn, "t": t, "p": p, "p_fdr": p_fdr, "d_prime": d_prime,
         "face_selective": np.asarray(selective, dtype=bool),
     })

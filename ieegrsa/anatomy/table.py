@@ -327,8 +327,8 @@ def localize(recording=None, epochs=None, config=None) -> pd.DataFrame:
         stats["face_selective"] = stats["face_selective"].fillna(False).astype(bool)
         localizer_info = {"ran": True, "test": loc.test, "window": list(loc.window),
                           "alternative": loc.alternative, "alpha": loc.alpha,
-                          "n_face": int(result["n_face"].iloc[0]) if len(result) else 0,
-                          "n_nonface": int(result["n_nonface"].iloc[0]) if len(result) else 0}
+                          "n_face": int(result["n_face"].max()) if len(result) else 0,
+                          "n_nonface": int(result["n_nonface"].max()) if len(result) else 0}
     selective = stats["face_selective"].to_numpy(bool)
 
     # ROI assignment

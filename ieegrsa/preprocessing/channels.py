@@ -29,7 +29,7 @@ logger = logging.getLogger("ieegrsa")
 __all__ = ["contact_groups", "select_contacts", "reference_matrix", "rereference",
            "REFERENCES"]
 
-REFERENCES = ("car", "bipolar", "laplacian", "none")
+REFERENCES = ("bipolar", "laplacian", "car", "none")
 
 _TRAILING_NUMBER = re.compile(r"^(.*?)(\d+)$")
 
@@ -141,7 +141,7 @@ def _neighbours(contacts, max_distance):
     return sorted(pairs), skipped, groups
 
 
-def reference_matrix(contacts: pd.DataFrame, scheme: str = "laplacian", *, max_distance=15.0,
+def reference_matrix(contacts: pd.DataFrame, scheme: str = "bipolar", *, max_distance=15.0,
                      laplacian_ends="drop", car_scope="group"):
     """The re-referencing of ``contacts`` as a matrix.
 
@@ -150,7 +150,7 @@ def reference_matrix(contacts: pd.DataFrame, scheme: str = "laplacian", *, max_d
     contacts : pandas.DataFrame
         The contacts to re-reference, in data order: ``name``, ``x``, ``y``, ``z`` (mm) and
         optionally ``group`` and ``type``.
-    scheme : {"car", "bipolar", "laplacian", "none"}
+    scheme : {"bipolar", "laplacian", "car", "none"}
         ``car``: each contact minus the mean of its group (or of all contacts, ``car_scope``);
         a contact alone in its group is dropped. ``bipolar``: for each pair of neighbours
         (numbers n and n+1) a channel ``<n>-<n+1>`` = contact n minus contact n+1, placed at
@@ -253,7 +253,7 @@ def _why_alone(i, names, skipped, max_distance, scheme):
             f"preprocessing.reference: {scheme})")
 
 
-def rereference(data, contacts: pd.DataFrame, scheme: str = "laplacian", **kwargs):
+def rereference(data, contacts: pd.DataFrame, scheme: str = "bipolar", **kwargs):
     """Re-reference ``data`` (contacts x times) by :func:`reference_matrix`.
 
     Returns

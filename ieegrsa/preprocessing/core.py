@@ -56,7 +56,8 @@ def preprocess(recording, config=None, verbose=None, *, return_report=False):
        signal is then low-passed.
     5. **Epochs** from ``tmin`` to ``tmax`` around the onset of every event with a ``stim_file``
        (onsets rounded to the analysis rate's samples); events whose window leaves the
-       recording are dropped.
+       recording, or overlaps a ``BAD``/``EDGE`` annotation (``reject_by_annotation``), are
+       dropped.
     6. **Trial rejection** on the re-referenced, notch-filtered signal (see
        :mod:`ieegrsa.preprocessing.epochs`).
     7. **Baseline**: z-score against the pooled pre-stimulus window, subtract, or none.
@@ -85,8 +86,9 @@ def preprocess(recording, config=None, verbose=None, *, return_report=False):
         a channel's data in its outlier trials are NaN.
     report : pandas.DataFrame
         Only with ``return_report=True``. Its ``attrs`` hold ``n_events`` (stimulus events),
-        ``n_epochs``, ``n_outside`` (windows leaving the recording) and ``n_rejected`` (trials
-        dropped as outliers on too many channels), and the ``line_freq`` used.
+        ``n_epochs``, ``n_outside`` (windows leaving the recording), ``n_annotated`` (windows
+        overlapping a BAD/EDGE annotation), ``n_rejected`` (trials dropped as outliers on too
+        many channels), and the ``line_freq`` used.
 
     Raises
     ------
@@ -167,17 +169,27 @@ def _preprocess(recording, cfg):
     del data
 
     # Epochs.
+    n_times = min(signal.shape[-1], clean.shape[-1])  # resamplers may differ by a sample
     starts, inside, times = window_indices(events["onset"], cfg.sfreq, cfg.tmin, cfg.tmax,
-                                           signal.shape[-1])
+                                           n_times)
     n_events = len(events)
     drop_log = [()] * n_events
     for k in np.flatnonzero(~inside):
         drop_log[k] = ("OUTSIDE RECORDING",)
+    if cfg.reject_by_annotation:
+        for k, reason in _annotated(raw, events["onset"].to_numpy(float), cfg).items():
+            if inside[k]:
+                drop_log[k] = (reason,)
+                inside[k] = False
+    n_annotated = sum(1 for entry in drop_log if entry and entry[0] != "OUTSIDE RECORDING")
     valid = np.flatnonzero(inside)
     if not len(valid):
-        raise DataError("No stimulus epoch lies inside the recording", field="onset",
-                        found=f"{n_events} events, recording {raw.times[-1]:.1f} s",
-                        fix="Check the events' onsets (s from the start of the recording)")
+        raise DataError("No stimulus epoch is left: every window leaves the recording or "
+                        "overlaps a BAD annotation", field="onset",
+                        found=f"{n_events} events, recording {raw.times[-1]:.1f} s, "
+                        f"{n_annotated} window(s) on BAD annotations",
+                        fix="Check the events' onsets (s from the start of the recording), or "
+                        "set preprocessing.reject_by_annotation: false")
     x = cut(signal, starts[valid], len(times))
     outliers = np.zeros((len(valid), len(channels)), dtype=bool)
     n_rejected = 0
@@ -204,15 +216,35 @@ def _preprocess(recording, cfg):
 
     epochs = _make_epochs(x, times, channels, events, selection, drop_log, cfg, contacts)
     report = _report(contacts, channels, reasons, outliers, keep, cfg)
-    report.attrs.update({"n_events": n_events, "n_epochs": len(epochs),
-                         "n_outside": int((~inside).sum()), "n_rejected": n_rejected,
+    n_outside = sum(1 for entry in drop_log if entry == ("OUTSIDE RECORDING",))
+    report.attrs.update({"n_events": n_events, "n_epochs": len(epochs), "n_outside": n_outside,
+                         "n_annotated": n_annotated, "n_rejected": n_rejected,
                          "line_freq": line_freq})
     logger.info(
         "Preprocessed %d contacts -> %d %s channels, %d of %d trials (%d outside the recording, "
         "%d rejected) in %.1f s", len(contacts), len(channels), cfg.reference, len(epochs),
-        n_events, int((~inside).sum()), n_rejected, time.perf_counter() - started,
+        n_events, n_outside, n_rejected, time.perf_counter() - started,
     )
     return epochs, report
+
+
+def _annotated(raw, onsets, cfg):
+    """{event index: annotation description} for epochs overlapping a BAD/EDGE annotation."""
+    annotations = raw.annotations
+    if not len(annotations):
+        return {}
+    marked = np.array([d.lower().startswith(("bad", "edge")) for d in annotations.description])
+    if not marked.any():
+        return {}
+    sfreq = float(raw.info["sfreq"])
+    starts = raw.time_as_index(annotations.onset[marked], use_rounding=True,
+                               origin=annotations.orig_time) / sfreq
+    stops = starts + annotations.duration[marked]
+    overlap = (starts[None, :] <= (onsets + cfg.tmax)[:, None]) & \
+        (stops[None, :] >= (onsets + cfg.tmin)[:, None])
+    descriptions = annotations.description[marked]
+    return {int(k): str(descriptions[np.argmax(overlap[k])])
+            for k in np.flatnonzero(overlap.any(axis=1))}
 
 
 def _line_freq(recording, cfg):
