@@ -133,19 +133,32 @@ def _cmd_check(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from .bids import write_dataset_description, write_tsv
+    import pandas as pd
+
+    from .bids import list_subjects, write_dataset_description, write_tsv
     from .config import load_config, write_config
+    from .pipeline import run_participant
     from .simulate import make_dataset
 
     out = args.out_dir
     bids_root = make_dataset(out / "bids", preset="tiny", seed=args.seed, overwrite=args.overwrite)
     config = load_config({"random_seed": args.seed})
     derivatives = out / "derivatives" / "ieegrsa"
-    table = _load_all(bids_root, config, config.bids.task, None, None)
     write_dataset_description(derivatives, source_dataset=bids_root)
     write_config(config, derivatives / "config.yaml")
+    summaries = []
+    for subject in list_subjects(bids_root):
+        outputs = run_participant(bids_root, derivatives, subject, config)
+        contacts = pd.read_csv(outputs["contacts"], sep="\t", keep_default_na=False)
+        included = contacts[contacts["included"].astype(str) == "True"]
+        summaries.append({**outputs["summary"],
+                          **{f"n_{roi}": int((included["roi"] == roi).sum())
+                             for roi in ("ventral", "lateral")}})
+    table = pd.DataFrame(summaries)
     write_tsv(table, derivatives / f"task-{config.bids.task}_desc-recordings_summary.tsv",
-              columns=_SUMMARY_COLUMNS)
+              columns={**_SUMMARY_COLUMNS,
+                       "n_ventral": "Contacts included in the ventral ROI.",
+                       "n_lateral": "Contacts included in the lateral ROI."})
     print(table.to_string(index=False))
     print(f"\nDataset: {bids_root}\nDerivatives: {derivatives}")
     return 0

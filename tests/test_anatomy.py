@@ -435,6 +435,11 @@ def test_localize_contact_table(caplog):
     assert table.attrs["localizer"]["ran"]
     # positions came from the epochs' montage, not only from the recording
     assert table.loc["A1", "x"] == pytest.approx(40.0)
+    from ieegrsa.anatomy import describe_columns
+
+    described = describe_columns(table.reset_index())
+    assert set(described) == set(table.reset_index().columns)
+    assert "AAL3" in described["aal3_label"] and "ventral" in described["distance_ventral"]
 
 
 def test_localize_without_epochs_and_empty_roi_is_reported(caplog):

@@ -156,6 +156,19 @@ def test_demo_runs_and_leaves_dataset_unchanged(tmp_path):
     assert json.loads((derivatives / "dataset_description.json").read_text())["DatasetType"] == \
         "derivative"
     assert (derivatives / "config.yaml").is_file()
+    # the participant level's contact table follows the output contract (DESIGN.md)
+    for subject in ("01", "02"):
+        folder = derivatives / f"sub-{subject}" / "ieeg"
+        contacts = pd.read_csv(folder / f"sub-{subject}_task-faces_desc-contacts_electrodes.tsv",
+                               sep="\t", keep_default_na=False)
+        for column in ("name", "x", "y", "z", "space", "roi", "atlas_label", "included",
+                       "exclusion_reason"):
+            assert column in contacts.columns
+        sidecar = json.loads((folder / f"sub-{subject}_task-faces_desc-contacts_electrodes.json")
+                             .read_text())
+        assert "random_seed: 0" in sidecar["Config"] and sidecar["roi"]["Description"]
+        assert (folder / f"sub-{subject}_task-faces_desc-contacts_glassbrain.png").stat().st_size
+    assert summary["n_lateral"].sum() > 0
     # running the checks again reads the dataset without writing to it
     before = hash_tree(bids_root)
     status, _, err = run_cli("check", bids_root)

@@ -24,6 +24,7 @@ import importlib
 _LAZY = {
     "localize": ("ieegrsa.anatomy.table", "localize"),
     "contact_positions": ("ieegrsa.anatomy.table", "contact_positions"),
+    "describe_columns": ("ieegrsa.anatomy.table", "describe_columns"),
     "TABLE_COLUMNS": ("ieegrsa.anatomy.table", "TABLE_COLUMNS"),
     "Atlas": ("ieegrsa.anatomy.atlases", "Atlas"),
     "list_atlases": ("ieegrsa.anatomy.atlases", "list_atlases"),

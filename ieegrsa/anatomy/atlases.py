@@ -59,7 +59,7 @@ MAXPROB_THRESHOLD = 25
 _NON_GREY = re.compile(
     r"white[-_ ]?matter|^wm[-_ ]|wm-hypointensities|hypointensities|ventric|^unknown$|"
     r"^undefined$|^background$|^csf$|[-_]csf$|vessel|choroid|optic-chiasm|^cc[-_]|"
-    r"^corpus[-_ ]callosum|non-wm|^brain[-_]?stem$|^5th-ventricle|^\?+$|^none$|^n/a$",
+    r"^corpus[-_ ]callosum|non-wm|^5th-ventricle|^\?+$|^none$|^n/a$",
     re.IGNORECASE,
 )
 _LEFT = re.compile(r"(^|[-_ .])(l|lh|left)($|[-_ .])|^left|ctx[-_]lh[-_]|^lh[-_.]", re.IGNORECASE)

@@ -22,7 +22,7 @@ from .rois import NO_ROI, load_roi_definitions, resolve_rois, roi_membership
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["localize", "contact_positions", "TABLE_COLUMNS"]
+__all__ = ["localize", "contact_positions", "describe_columns", "TABLE_COLUMNS"]
 
 #: The leading columns of the contact table (per-atlas label/distance and per-ROI distance
 #: columns follow).
@@ -164,6 +164,9 @@ def _ieeg_picks(epochs) -> list[int]:
     return picks or list(range(len(types)))
 
 
+_CUSTOM: dict[str, tuple] = {}  # custom atlas name -> (image, labels) as registered
+
+
 def _register_custom_atlases(config, recording) -> None:
     root = getattr(recording, "bids_root", None)
     for name, spec in config.anatomy.custom_atlases.items():
@@ -181,7 +184,10 @@ def _register_custom_atlases(config, recording) -> None:
                     "working directory",
                 )
             paths.append(path)
+        if _CUSTOM.get(name) == tuple(paths):
+            continue  # already registered (and possibly loaded): keep the cache
         register_atlas(name, paths[0], paths[1], description=spec.description, replace=True)
+        _CUSTOM[name] = tuple(paths)
 
 
 def _needs_localizer(config) -> bool:
@@ -410,3 +416,56 @@ def localize(recording=None, epochs=None, config=None) -> pd.DataFrame:
         "localizer": localizer_info,
     })
     return table
+
+
+_DESCRIPTIONS = {
+    "name": "Channel name (a bipolar derivation is named after its two contacts)",
+    "x": "Contact position, MNI x (mm; left < 0)",
+    "y": "Contact position, MNI y (mm; posterior < 0)",
+    "z": "Contact position, MNI z (mm; inferior < 0)",
+    "space": "Template space of the coordinates",
+    "type": "Channel type (seeg, ecog)",
+    "status": "Channel status from channels.tsv (good, bad)",
+    "status_description": "Why a channel is bad, from channels.tsv",
+    "group": "Shaft or strip",
+    "hemisphere": "L or R from the x coordinate (n/a on the midline or without coordinates)",
+    "atlas_label": "Label in the primary atlas (nearest grey-matter label within the labelling "
+                   "distance; n/a where none)",
+    "atlas_distance": "Distance (mm) to the nearest grey-matter voxel of the primary atlas "
+                      "(0 inside)",
+    "roi": "Region of interest (n/a outside every ROI)",
+    "rois": "Every ROI the contact belongs to, separated by ';'",
+    "roi_distance": "Distance (mm) from the contact to its ROI (0 inside)",
+    "n_face": "Face trials in the localizer (rejected trials left out)",
+    "n_nonface": "Non-face trials in the localizer",
+    "mean_face": "Mean high-gamma amplitude of face trials in the localizer window",
+    "mean_nonface": "Mean high-gamma amplitude of non-face trials in the localizer window",
+    "t": "Welch's t, faces minus non-faces",
+    "p": "p-value of the localizer test",
+    "p_fdr": "Benjamini-Hochberg adjusted p-value across the patient's contacts",
+    "d_prime": "Face selectivity d' = (mean_face - mean_nonface) / sqrt((var_face + "
+               "var_nonface) / 2)",
+    "face_selective": "p_fdr below alpha and d' above its minimum",
+    "included": "Whether the contact enters the ROI analyses",
+    "exclusion_reason": "Why the contact is not analysed (n/a when included)",
+    "in_epochs": "Whether the channel is in the epochs (bad contacts dropped before are not)",
+}
+
+
+def describe_columns(table: pd.DataFrame) -> dict[str, str]:
+    """A description of every column of a contact table (for its JSON sidecar)."""
+    out = {}
+    atlases = {atlas_column(a): a for a in table.attrs.get("atlases", [])}
+    for column in table.columns:
+        if column in _DESCRIPTIONS:
+            out[column] = _DESCRIPTIONS[column]
+        elif column.endswith("_label") and column[:-6] in atlases:
+            out[column] = f"Label in the {atlases[column[:-6]]} atlas"
+        elif column.endswith("_distance") and column[:-9] in atlases:
+            out[column] = (f"Distance (mm) to the nearest grey-matter voxel of the "
+                           f"{atlases[column[:-9]]} atlas (0 inside)")
+        elif column.startswith("distance_"):
+            out[column] = f"Distance (mm) from the contact to the ROI {column[9:]} (0 inside)"
+        else:
+            out[column] = column
+    return out
