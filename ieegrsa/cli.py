@@ -197,15 +197,9 @@ def _sessions(bids_root, subject, task, session):
 
 
 def _load_one(bids_root, subject, task, session, config):
-    from .bids import load_recording
+    from .pipeline import load_participant
 
-    bids = config.bids
-    recording = load_recording(
-        bids_root, subject, task, session=session, run=bids.run, assume_space=bids.assume_space,
-        stim_file_column=bids.stim_file_column, identity_column=bids.identity_column,
-        expression_column=bids.expression_column, repetition_column=bids.repetition_column,
-        stimuli_table=bids.stimuli_table,
-    )
+    recording = load_participant(bids_root, subject, config, session=session, task=task)
     logger.info("loaded sub-%s: %s", subject, recording.raw)
     return recording.summary()
 

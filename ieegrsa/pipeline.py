@@ -16,7 +16,7 @@ from .config import config_to_yaml, load_config
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["run_participant", "CONTACT_COLUMNS"]
+__all__ = ["load_participant", "run_participant", "CONTACT_COLUMNS"]
 
 #: Descriptions of the contact-table columns written to ``desc-contacts_electrodes.tsv``.
 CONTACT_COLUMNS = {
@@ -49,6 +49,20 @@ CONTACT_COLUMNS = {
 }
 
 
+def load_participant(bids_root, subject, config, *, session=None, task=None):
+    """Load a participant's recording with the ``bids`` section of ``config``.
+
+    ``session`` and ``task`` override ``config.bids.session`` and ``config.bids.task``.
+    """
+    bids = config.bids
+    return load_recording(
+        bids_root, subject, task or bids.task, session=session or bids.session, run=bids.run,
+        assume_space=bids.assume_space, stim_file_column=bids.stim_file_column,
+        identity_column=bids.identity_column, expression_column=bids.expression_column,
+        repetition_column=bids.repetition_column, stimuli_table=bids.stimuli_table,
+    )
+
+
 def run_participant(bids_root, output_dir, subject, config=None, *, session=None):
     """Run the participant level for one patient and write its derivatives.
 
@@ -79,13 +93,7 @@ def run_participant(bids_root, output_dir, subject, config=None, *, session=None
     from .preprocessing import preprocess
 
     config = load_config(config)
-    bids = config.bids
-    recording = load_recording(
-        bids_root, subject, bids.task, session=session or bids.session, run=bids.run,
-        assume_space=bids.assume_space, stim_file_column=bids.stim_file_column,
-        identity_column=bids.identity_column, expression_column=bids.expression_column,
-        repetition_column=bids.repetition_column, stimuli_table=bids.stimuli_table,
-    )
+    recording = load_participant(bids_root, subject, config, session=session)
     epochs, report = preprocess(recording, config, return_report=True)
     contacts = localize(recording, epochs, config)
 

@@ -55,12 +55,12 @@ def find_electrodes(recording_path: Path, root: Path):
     def rank(pair):
         tsv, coordsystem = pair
         known = read_tsv(tsv, what="electrodes file").reindex(columns=["x"])["x"].notna().sum()
-        return (_coordinate_system(coordsystem, tsv)[0] in MNI_SPACES, int(known))
+        return (_coordinate_system(coordsystem)[0] in MNI_SPACES, int(known))
 
     return max(pairs, key=rank)
 
 
-def _coordinate_system(coordsystem: Path, electrodes: Path):
+def _coordinate_system(coordsystem: Path):
     if not coordsystem.is_file():
         return None, None
     try:
@@ -92,7 +92,7 @@ def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume
         further columns of the file (size, group, hemisphere ...).
     """
     electrodes_file, coordsystem_file = Path(electrodes_file), Path(coordsystem_file)
-    system, units = _coordinate_system(coordsystem_file, electrodes_file)
+    system, units = _coordinate_system(coordsystem_file)
     if system is None and not coordsystem_file.is_file():
         raise BIDSError(
             "The contacts' coordinate system is not described: coordsystem.json is missing",

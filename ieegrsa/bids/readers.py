@@ -251,7 +251,7 @@ def _load_recording(bids_root, subject, task, session, run, *, require_stimuli, 
         bids_paths.append(bids_path)
     raw, run_starts = _concatenate(raws, paths)
     contacts = match_contacts(raw, contacts, contacts_file, paths[0])
-    events = _place_events(events, events_frames, run_starts, paths, raw)
+    events = _place_events(events, events_frames, run_starts, list(recordings["run"]), raw)
 
     return Recording(
         raw=raw, events=events, contacts=contacts, stimuli=stimuli, bids_path=bids_paths[0],
@@ -358,7 +358,8 @@ def _read_raw(path: Path, root: Path):
             "in MNE-Python",
         ) from None
     duration = raw.n_times / raw.info["sfreq"]
-    expected = _sidecar_json(path).get("RecordingDuration")
+    sidecar = _sidecar_json(path)
+    expected = sidecar.get("RecordingDuration")
     expected = float(expected) if isinstance(expected, (int, float)) else None
     # A file much shorter than its sidecar says is a placeholder or a truncated copy.
     if raw.n_times < 2 or (expected is not None and duration < 0.5 * expected):
@@ -370,7 +371,7 @@ def _read_raw(path: Path, root: Path):
             fix="Replace it with the complete recording",
         )
     _apply_channels_tsv(raw, sidecar_path(path, "channels", ".tsv"))
-    line_freq = _sidecar_json(path).get("PowerLineFrequency")
+    line_freq = sidecar.get("PowerLineFrequency")
     if isinstance(line_freq, (int, float)):
         raw.info["line_freq"] = float(line_freq)
     bids_path = get_bids_path_from_fname(path, check=False)
@@ -464,18 +465,17 @@ def _concatenate(raws, paths):
     return mne.concatenate_raws(raws), starts
 
 
-def _place_events(events, events_frames, run_starts, paths, raw):
+def _place_events(events, events_frames, run_starts, runs, raw):
     """Put every run's events on the concatenated time axis and add run and sample columns."""
     if not len(events):
         return pd.DataFrame(columns=["onset", "duration", "trial_type", "stim_file", "identity",
                                      "expression", "category", "repetition", "run", "sample",
                                      "onset_in_run", "events_file"])
-    offsets = {}
-    for (frame, events_file), path, start in zip(events_frames, paths, run_starts):
-        if frame is not None:
-            from mne_bids import get_bids_path_from_fname
-
-            offsets[str(events_file)] = (start, get_bids_path_from_fname(path, check=False).run)
+    offsets = {
+        str(events_file): (start, run)
+        for (frame, events_file), run, start in zip(events_frames, runs, run_starts)
+        if frame is not None
+    }
     start = events["events_file"].map(lambda f: offsets[f][0])
     events["run"] = events["events_file"].map(lambda f: offsets[f][1])
     events["onset_in_run"] = events["onset"]
