@@ -22,7 +22,9 @@ _LAZY = {
     "localize": ("ieegrsa.anatomy", "localize"),
     "preprocess": ("ieegrsa.preprocessing", "preprocess"),
 }
-_SUBMODULES = {"bids", "config", "errors", "simulate", "cli", "preprocessing", "anatomy"}
+_SUBMODULES = {
+    "bids", "config", "errors", "simulate", "cli", "preprocessing", "anatomy", "rsa",
+}
 
 __all__ = sorted(list(_LAZY) + list(_SUBMODULES) + ["__version__"])
 

@@ -1,0 +1,51 @@
+"""Representational similarity analysis: RDMs, dissimilarity kernels, comparisons, inference.
+
+The pieces, one module each:
+
+- :mod:`~ieegrsa.rsa.rdms`: the :class:`RDMs` container (condensed vectors, labelled conditions,
+  one descriptor row per RDM), concatenation, alignment of conditions by label, save/load.
+- :mod:`~ieegrsa.rsa.kernels`: :func:`rdm_movie`, one RDM per time point from an array of trials,
+  with cross-validated (crossnobis, cv-euclidean) and noise-normalised metrics.
+- :mod:`~ieegrsa.rsa.neural`: :func:`neural_rdms`, sliding-window RDMs from epochs, per ROI or per
+  contact.
+- :mod:`~ieegrsa.rsa.compare`: :func:`compare`, every RDM comparison the field uses, vectorised
+  over data × model RDMs, including partial and semi-partial Kendall tau-b.
+- :mod:`~ieegrsa.rsa.noise_ceiling`: split-half and leave-one-subject-out noise ceilings.
+- :mod:`~ieegrsa.rsa.permutation`: condition-label permutation nulls (per window, max-statistic and
+  cluster-mass over windows) and bootstrap confidence intervals.
+
+Names load lazily so that importing :mod:`ieegrsa.rsa` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# public name -> submodule of ieegrsa.rsa
+_LAZY = {
+    "RDMs": "rdms",
+    "concat": "rdms",
+    "align": "rdms",
+    "load_rdms": "rdms",
+    "rdm_movie": "kernels",
+    "noise_precision": "kernels",
+    "neural_rdms": "neural",
+    "compare": "compare",
+    "regress": "compare",
+    "split_half_ceiling": "noise_ceiling",
+    "noise_ceiling": "noise_ceiling",
+    "permutation_test": "permutation",
+    "bootstrap_conditions": "permutation",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"ieegrsa.rsa.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'ieegrsa.rsa' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__
