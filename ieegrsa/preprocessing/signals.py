@@ -20,7 +20,7 @@ FFT is taken directly at an intermediate rate (``decim``), which gives exact sam
 envelope; the average is then resampled to the analysis rate with an anti-aliasing filter
 (:func:`resample`). Compared with band-pass FIR filters and ``scipy.signal.hilbert`` per
 sub-band (MNE's ``filter`` + ``apply_hilbert``), this gives the same envelopes (r > 0.99, see
-``benchmarks/bench_preprocessing.py``) with one forward FFT per channel instead of two filter
+``benchmarks/case_preprocessing.py``) with one forward FFT per channel instead of two filter
 passes and two FFTs per sub-band.
 """
 
