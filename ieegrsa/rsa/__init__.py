@@ -8,11 +8,13 @@ The pieces, one module each:
   with cross-validated (crossnobis, cv-euclidean) and noise-normalised metrics.
 - :mod:`~ieegrsa.rsa.neural`: :func:`neural_rdms`, sliding-window RDMs from epochs, per ROI or per
   contact.
-- :mod:`~ieegrsa.rsa.compare`: :func:`compare`, every RDM comparison the field uses, vectorised
-  over data × model RDMs, including partial and semi-partial Kendall tau-b.
-- :mod:`~ieegrsa.rsa.noise_ceiling`: split-half and leave-one-subject-out noise ceilings.
+- :mod:`~ieegrsa.rsa.comparisons`: :func:`compare`, every RDM comparison the field uses,
+  vectorised over data × model RDMs, including partial and semi-partial Kendall tau-b, and
+  :func:`regress` (multiple regression on model RDMs).
+- :mod:`~ieegrsa.rsa.ceilings`: split-half and leave-one-subject-out noise ceilings.
 - :mod:`~ieegrsa.rsa.permutation`: condition-label permutation nulls (per window, max-statistic and
-  cluster-mass over windows) and bootstrap confidence intervals.
+  cluster-mass over windows).
+- :mod:`~ieegrsa.rsa.bootstrap`: bootstrap confidence intervals over conditions.
 
 Names load lazily so that importing :mod:`ieegrsa.rsa` stays cheap.
 """
@@ -30,12 +32,13 @@ _LAZY = {
     "rdm_movie": "kernels",
     "noise_precision": "kernels",
     "neural_rdms": "neural",
-    "compare": "compare",
-    "regress": "compare",
-    "split_half_ceiling": "noise_ceiling",
-    "noise_ceiling": "noise_ceiling",
+    "compare": "comparisons",
+    "regress": "comparisons",
+    "noise_ceiling": "ceilings",
+    "split_half_ceiling": "ceilings",
+    "split_half_rdms": "ceilings",
     "permutation_test": "permutation",
-    "bootstrap_conditions": "permutation",
+    "bootstrap_conditions": "bootstrap",
 }
 
 __all__ = sorted(_LAZY)

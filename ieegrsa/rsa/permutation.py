@@ -1,0 +1,528 @@
+"""Inference on RDM similarities: condition-label permutation nulls.
+
+Statistic
+---------
+For each *cell* (a time window, within a family such as an ROI) and model, the group statistic is
+the mean over the cell's subjects of the per-subject similarity ``sim(data RDM, model RDM)``
+(:func:`~ieegrsa.rsa.compare`). Cells are identified by descriptor columns: ``windows``
+(ordered; consecutive windows form clusters) and ``groups`` (families tested separately);
+subjects by the ``subject`` column.
+
+Permutation null (:func:`permutation_test`)
+-------------------------------------------
+A permutation ``π`` of the conditions relabels the data RDM, ``D'[i, j] = D[π(i), π(j)]``; in
+condensed form ``d' = d[σ_π]`` with ``σ_π`` the index of pair ``(π(i), π(j))``. The pair maps of
+all permutations are computed once and the square matrices are never rebuilt. The same
+permutations serve every window and subject, so the maximum over windows of one permutation is a
+valid family-wise null. Any RDM comparison is invariant to reordering the pairs of both vectors
+together, hence ``sim(d[σ_π], y) = sim(d, y[σ_π⁻¹])`` with ``σ_π⁻¹ = σ_{π⁻¹}``: instead of
+permuting thousands of data RDMs, the few models are permuted. NaN pairs of the data travel
+with the data (equivalently: the permuted models meet fixed data masks).
+
+For ``spearman``, ``pearson``, ``cosine`` and ``rho-a`` (models without NaN) the comparison is a
+dot product of transformed vectors, ``sim(d, y) = z(d)·z(y)`` with ``z`` = rank (rank methods),
+centre (all but cosine) and scale to unit norm over the valid pairs (``rho-a``: divide by
+``sqrt((n³ - n) / 12)``). Data are transformed once; the cell statistic is linear in ``z(d)``, so
+the subjects of a cell that share a NaN pattern are averaged first, and all windows × permuted
+models are one matrix product per NaN pattern. Models are re-ranked only for data with missing
+pairs (once per distinct NaN pattern and permutation). Kendall methods, and models with NaN,
+call :func:`compare` on the permuted models (still vectorised over windows and subjects).
+
+p-values (``T`` = the statistic, ``-statistic`` or ``|statistic|`` for ``tail`` greater, less,
+two-sided; ``n`` permutations; ties within 1e-12 count as reaching the observed value):
+
+- per window: ``p = (1 + #{b: T_b ≥ T_obs}) / (1 + n)``;
+- family-wise (max-statistic): ``p_fwe = (1 + #{b: max_w T_b(w) ≥ T_obs}) / (1 + n)``, the
+  maximum over the windows of the family;
+- cluster mass: windows whose ``T`` exceeds a threshold form clusters of consecutive windows
+  (consecutive in the sorted order of the window columns); the mass of a cluster is the sum of
+  ``T`` over its windows; its p-value compares it with the null of the largest cluster mass of
+  each permutation (0 where a permutation has no cluster).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse
+from scipy.stats import rankdata
+
+from ..errors import DataError
+from .comparisons import compare
+from .rdms import RDMs, align, n_conditions_from_pairs, pair_index
+
+__all__ = ["permutation_test", "PermutationResult", "condition_permutations",
+           "pair_permutations"]
+
+logger = logging.getLogger("ieegrsa")
+
+#: Methods with a vectorised dot-product path (models must be free of NaN).
+FAST_METHODS = ("spearman", "pearson", "cosine", "rho-a")
+_RANK = ("spearman", "rho-a")
+TAILS = ("greater", "less", "two-sided")
+_TOL = 1e-12
+# elements per temporary array of a block (float64): ~32 MB
+_BLOCK = 4_000_000
+
+
+@dataclass
+class PermutationResult:
+    """Result of :func:`permutation_test`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per (cell, model): the ``groups`` and ``windows`` columns, the model descriptor
+        columns, ``n_subjects``, ``observed`` (mean similarity over subjects), ``p_value``
+        (per window), ``p_fwe`` (max-statistic over the family's windows), ``cluster_p_value``
+        (p of the observed cluster holding the window; NaN outside clusters), ``method``.
+    clusters : pandas.DataFrame
+        One row per observed cluster: the ``groups`` columns, model columns, ``start`` (first
+        window column of the first window), ``stop`` (last window column of the last window),
+        ``n_windows``, ``mass`` (sum of ``T``), ``p_value``.
+    null : numpy.ndarray, shape (n_permutations, n_cells, n_models)
+        The group statistic under each permutation (signed like ``observed``).
+    observed : numpy.ndarray, shape (n_cells, n_models)
+    cells : pandas.DataFrame
+        One row per cell (axis 1 of ``null``): ``groups`` and ``windows`` columns, ``family``,
+        ``n_subjects``.
+    cluster_null : numpy.ndarray, shape (n_permutations, n_families, n_models)
+        The largest cluster mass of each permutation.
+    permutations : numpy.ndarray, shape (n_permutations, n_conditions)
+        The condition permutations ``π`` applied to the data (``D[π][:, π]``).
+    threshold : numpy.ndarray, shape (n_cells, n_models)
+        The cluster-forming threshold on ``T`` used for each cell.
+    """
+
+    table: pd.DataFrame
+    clusters: pd.DataFrame
+    null: np.ndarray
+    observed: np.ndarray
+    cells: pd.DataFrame
+    cluster_null: np.ndarray
+    permutations: np.ndarray
+    method: str
+    tail: str
+    threshold: np.ndarray
+
+
+# -- public functions ------------------------------------------------------------------------
+def condition_permutations(n_conditions: int, n_permutations: int, seed=0) -> np.ndarray:
+    """``n_permutations`` random permutations of ``0 .. n_conditions - 1`` (one per row).
+
+    Drawn with ``numpy.random.default_rng(seed).permuted`` on a tiled ``arange``, so a seed
+    always gives the same permutations.
+    """
+    rng = np.random.default_rng(seed)
+    return rng.permuted(np.tile(np.arange(n_conditions), (n_permutations, 1)), axis=1)
+
+
+def pair_permutations(permutations) -> np.ndarray:
+    """Condensed pair maps: ``out[b, k]`` is the index of pair ``(π_b(i), π_b(j))``.
+
+    For condensed pair ``k = (i, j)`` and permutation ``π_b``, ``d[out[b]]`` is the condensed
+    form of ``D[π_b][:, π_b]``. Index of pair ``(a, c)``, ``a < c``, over ``n`` conditions:
+    ``n a - a (a + 1) / 2 + c - a - 1``.
+    """
+    permutations = np.atleast_2d(np.asarray(permutations, dtype=np.intp))
+    n = permutations.shape[1]
+    rows, cols = pair_index(n)
+    a, c = permutations[:, rows], permutations[:, cols]
+    lo, hi = np.minimum(a, c), np.maximum(a, c)
+    return n * lo - lo * (lo + 1) // 2 + hi - lo - 1
+
+
+def permutation_test(data_rdms, model_rdms, method: str = "spearman",
+                     n_permutations: int = 1000, seed=0, *, subject: str | None = None,
+                     windows=None, groups=None, tail: str = "greater",
+                     cluster_threshold: float | None = None,
+                     cluster_alpha: float = 0.05) -> PermutationResult:
+    """Condition-label permutation test of data-model RDM similarity, per window and over time.
+
+    Parameters
+    ----------
+    data_rdms : RDMs | array-like, shape (n_rdms, n_pairs)
+        Data RDMs (subjects × windows × ...), with descriptors naming subject and window.
+    model_rdms : RDMs | array-like, shape (n_models, n_pairs)
+        Model RDMs, over the same conditions (matched by label when both are RDMs). Their
+        descriptor columns (e.g. ``model``, ``layer``) label the rows of the table (default: a
+        ``model`` column 0, 1, ...).
+    method : {"spearman", "pearson", "cosine", "rho-a", "kendall-tau-a", "kendall-tau-b"}
+        The comparison (see :func:`~ieegrsa.rsa.compare`).
+    n_permutations : int
+        Number of random condition permutations.
+    seed : int | numpy.random.SeedSequence
+        Seed of ``numpy.random.default_rng``; see :func:`condition_permutations`.
+    subject : str | None
+        Descriptor column of the subject; the group statistic is the mean over subjects.
+        Default: ``"subject"`` if that column exists, otherwise each RDM stands alone.
+    windows : str | list of str | None
+        Descriptor columns of the window, sorted to define consecutive windows. Default: those
+        of ``window_start``, ``window_stop`` that exist (none: one window).
+    groups : str | list of str | None
+        Descriptor columns of independent families (e.g. ``"roi"``); the max-statistic and
+        clusters are computed within each family. Default: one family.
+    tail : {"greater", "less", "two-sided"}
+        Alternative hypothesis (``T`` = statistic, -statistic, |statistic|).
+    cluster_threshold : float | None
+        Cluster-forming threshold on ``T``. Default: per window, the ``1 - cluster_alpha``
+        quantile of that window's permutation null (a window is in a cluster when its own
+        permutation test would reach ``cluster_alpha``).
+    cluster_alpha : float
+        See ``cluster_threshold``.
+
+    Returns
+    -------
+    PermutationResult
+        ``.table``, ``.clusters``, ``.null`` (n_permutations, n_cells, n_models) and more.
+
+    Raises
+    ------
+    DataError
+        Unknown method or tail, mismatched conditions, missing descriptor columns, or rows not
+        identified by (groups, windows, subject).
+
+    Notes
+    -----
+    Cost with models free of NaN and a correlation-type method: ranking the data once plus one
+    matrix product ``(n_cells × n_pairs) @ (n_pairs × n_permutations n_models)`` per distinct
+    NaN pattern of the data. Data RDMs that are constant or have fewer than 3 valid pairs are
+    left out (with a warning).
+
+    Examples
+    --------
+    >>> res = permutation_test(rdms, models, "spearman", 1000, seed=0)  # doctest: +SKIP
+    >>> res.table[["window_start", "model", "observed", "p_value", "p_fwe"]]  # doctest: +SKIP
+    """
+    _check_choice(method, FAST_METHODS + ("kendall-tau-a", "kendall-tau-b"), "method")
+    _check_choice(tail, TAILS, "tail")
+    if not 0 < cluster_alpha < 1:
+        raise DataError("cluster_alpha must lie strictly between 0 and 1",
+                        field="cluster_alpha", found=cluster_alpha, fix="pass e.g. 0.05")
+    if int(n_permutations) < 1:
+        raise DataError("n_permutations must be at least 1", field="n_permutations",
+                        found=n_permutations, fix="pass e.g. 1000")
+    data, models = _inputs(data_rdms, model_rdms, method)
+    layout = _Layout(data, subject, windows, groups)
+    permutations = condition_permutations(data.n_conditions, int(n_permutations), seed)
+    identity = np.arange(data.n_conditions)[None]
+    # model pair maps for π⁻¹ (row 0: identity = the observed statistic)
+    inverse = np.argsort(np.concatenate([identity, permutations]), axis=1)
+    stats = _group_statistics(layout, models.values, pair_permutations(inverse), method)
+    observed, null = stats[0], stats[1:]
+
+    T = _tail(stats, tail)
+    T_obs, T_null = T[0], T[1:]
+    n = len(null)
+    p_value = _p(T_null, T_obs, n)
+    starts = layout.family_starts
+    family_max = np.fmax.reduceat(T_null, starts, axis=1)  # (n_perm, n_families, n_models)
+    p_fwe = _p(family_max[:, layout.family], T_obs, n)
+
+    if cluster_threshold is None:
+        threshold = np.nanquantile(T_null, 1 - cluster_alpha, axis=0)  # (n_cells, n_models)
+    else:
+        threshold = np.full(T_obs.shape, float(cluster_threshold))
+    clusters, cluster_null, cluster_p = _clusters(T, threshold, layout, n)
+    model_table = _model_table(models, layout)
+    table = _cell_model_table(layout, model_table, observed)
+    table["p_value"] = p_value.ravel()
+    table["p_fwe"] = p_fwe.ravel()
+    table["cluster_p_value"] = cluster_p.ravel()
+    table["method"] = method
+    cluster_table = _cluster_table(clusters, layout, model_table)
+    return PermutationResult(table=table, clusters=cluster_table, null=null, observed=observed,
+                             cells=layout.cells, cluster_null=cluster_null,
+                             permutations=permutations, method=method, tail=tail,
+                             threshold=threshold)
+
+
+# -- inputs and layout -----------------------------------------------------------------------
+def _check_choice(value, choices, name):
+    if value not in choices:
+        raise DataError(f"unknown {name}", field=name, found=repr(value),
+                        fix=f"choose one of {choices}")
+
+
+def _as_rdms(rdms, name: str) -> RDMs:
+    if isinstance(rdms, RDMs):
+        return rdms
+    values = np.atleast_2d(np.asarray(rdms, dtype=np.float64))
+    return RDMs(values, range(n_conditions_from_pairs(values.shape[-1], field=name)))
+
+
+def _inputs(data_rdms, model_rdms, method) -> tuple[RDMs, RDMs]:
+    data, models = _as_rdms(data_rdms, "data_rdms"), _as_rdms(model_rdms, "model_rdms")
+    if isinstance(data_rdms, RDMs) and isinstance(model_rdms, RDMs):
+        data, models = align(data, models)
+    elif data.n_pairs != models.n_pairs:
+        raise DataError("data and model RDMs must be over the same conditions",
+                        field="model_rdms",
+                        found=f"{models.n_conditions} conditions vs {data.n_conditions}",
+                        fix="pass RDMs over the same conditions")
+    if data.n_conditions < 3:
+        raise DataError("at least 3 conditions are needed", field="data_rdms",
+                        found=f"{data.n_conditions} conditions", fix="use more conditions")
+    usable = _usable(data.values, method)
+    if not usable.all():
+        logger.warning("%d data RDM(s) left out: constant or fewer than 3 valid pairs",
+                       int((~usable).sum()))
+        if not usable.any():
+            raise DataError("no data RDM can be compared", field="data_rdms",
+                            found="every RDM is constant or has fewer than 3 valid pairs",
+                            fix="check the data RDMs")
+        data = data[usable]
+    return data, models
+
+
+def _usable(values: np.ndarray, method: str) -> np.ndarray:
+    """RDMs with at least 3 valid pairs and a nonzero spread (nonzero norm for cosine)."""
+    with warnings.catch_warnings():  # all-NaN rows warn; they are filtered here
+        warnings.simplefilter("ignore", RuntimeWarning)
+        n_valid = (~np.isnan(values)).sum(axis=1)
+        if method == "cosine":
+            spread = np.nanmax(np.abs(values), axis=1)
+        else:
+            spread = np.nanmax(values, axis=1) - np.nanmin(values, axis=1)
+    return (n_valid >= 3) & (spread > 0)
+
+
+def _column_list(columns, desc: pd.DataFrame, name: str) -> list:
+    columns = [] if columns is None else [columns] if isinstance(columns, str) else list(columns)
+    missing = [c for c in columns if c not in desc.columns]
+    if missing:
+        raise DataError("no such descriptor column", field=name, found=f"{missing}",
+                        fix=f"choose among {list(desc.columns)}")
+    return columns
+
+
+class _Layout:
+    """Rows of the data → cells (groups × windows) → families (groups), sorted."""
+
+    def __init__(self, data: RDMs, subject, windows, groups):
+        desc = data.descriptors
+        if subject is None:
+            subject = "subject" if "subject" in desc.columns else None
+        subject = _column_list(subject, desc, "subject")
+        if windows is None:
+            windows = [c for c in ("window_start", "window_stop") if c in desc.columns]
+        self.windows = _column_list(windows, desc, "windows")
+        self.groups = _column_list(groups, desc, "groups")
+        keys = self.groups + self.windows
+        n = data.n_rdms
+        self.cell = (desc.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
+                     if keys else np.zeros(n, dtype=np.intp))
+        unit = desc[subject[0]].to_numpy() if subject else np.arange(n)
+        if pd.MultiIndex.from_arrays([self.cell, unit]).has_duplicates:
+            raise DataError(
+                "several data RDMs share one subject and cell", field="groups",
+                found=f"subject column {subject or None}, windows {self.windows}, "
+                      f"groups {self.groups}, descriptors {list(desc.columns)}",
+                fix="name the columns that tell them apart (e.g. groups=['roi']) or average "
+                    "them first",
+            )
+        n_cells = int(self.cell.max()) + 1
+        self.n_units = np.bincount(self.cell, minlength=n_cells)
+        self.weight = 1.0 / self.n_units[self.cell]
+        first = np.unique(self.cell, return_index=True)[1]
+        cells = desc.loc[first, keys].reset_index(drop=True) if keys else pd.DataFrame(
+            index=range(1))
+        family = (cells.groupby(self.groups, sort=True, dropna=False).ngroup().to_numpy()
+                  if self.groups else np.zeros(n_cells, dtype=np.intp))
+        cells["family"] = family
+        cells["n_subjects"] = self.n_units
+        self.cells = cells
+        self.family = family
+        self.family_starts = np.unique(family, return_index=True)[1]
+        self.values = data.values
+        self.n_cells = n_cells
+
+    def cell_matrix(self) -> scipy.sparse.csr_matrix:
+        """(n_cells, n_rows) weights: cell statistic = this @ per-row statistic."""
+        n = len(self.cell)
+        return scipy.sparse.csr_matrix((self.weight, (self.cell, np.arange(n))),
+                                       shape=(self.n_cells, n))
+
+
+def _model_table(models: RDMs, layout: _Layout) -> pd.DataFrame:
+    table = models.descriptors.reset_index(drop=True)
+    if table.columns.empty:
+        table = pd.DataFrame({"model": np.arange(models.n_rdms)})
+    clash = [c for c in table.columns if c in layout.cells.columns]
+    if clash:
+        raise DataError("model descriptor columns clash with data cell columns",
+                        field="model_rdms", found=f"{clash}",
+                        fix="rename the model descriptor columns")
+    return table
+
+
+def _cell_model_table(layout: _Layout, model_table: pd.DataFrame,
+                      observed: np.ndarray) -> pd.DataFrame:
+    n_models = len(model_table)
+    cells = layout.cells.drop(columns="family").loc[np.repeat(np.arange(layout.n_cells),
+                                                              n_models)]
+    models = model_table.loc[np.tile(np.arange(n_models), layout.n_cells)]
+    table = pd.concat([cells.reset_index(drop=True), models.reset_index(drop=True)], axis=1)
+    n_subjects = table.pop("n_subjects")
+    table["n_subjects"] = n_subjects
+    table["observed"] = observed.ravel()
+    return table
+
+
+# -- permutation engine ----------------------------------------------------------------------
+def _group_statistics(layout: _Layout, models: np.ndarray, model_maps: np.ndarray,
+                      method: str) -> np.ndarray:
+    """Cell statistics (n_maps, n_cells, n_models) for models permuted by each row of maps."""
+    if method in FAST_METHODS and not np.isnan(models).any():
+        return _fast_statistics(layout, models, model_maps, method)
+    return _compare_statistics(layout, models, model_maps, method)
+
+
+def _standardise(x: np.ndarray, method: str) -> np.ndarray:
+    """``z(x)`` along the last axis over the non-NaN entries (0 at NaN): sim = z(a)·z(b)."""
+    if method in _RANK:
+        x = rankdata(x, axis=-1, nan_policy="omit")
+    if method != "cosine":
+        x = x - np.nanmean(x, axis=-1, keepdims=True)
+    if method == "rho-a":
+        n = (~np.isnan(x)).sum(axis=-1, keepdims=True)
+        scale = np.sqrt((n**3 - n) / 12.0)
+    else:
+        scale = np.sqrt(np.nansum(x**2, axis=-1, keepdims=True))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = x / scale
+    return np.where(np.isnan(x), 0.0, z)
+
+
+def _nan_patterns(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of ``valid`` (pairs present) and the index of each row's pattern."""
+    if valid.all():
+        return valid[:1], np.zeros(len(valid), dtype=np.intp)
+    packed = np.packbits(valid, axis=1)  # one bytes key per row: fast to sort
+    keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return valid[first], inverse.ravel()
+
+
+def _fast_statistics(layout, models, model_maps, method):
+    values = layout.values
+    masks, mask_id = _nan_patterns(~np.isnan(values))
+    z = _standardise(values, method)
+    # subjects of a cell sharing a NaN pattern are averaged before any permutation
+    key = layout.cell * len(masks) + mask_id
+    reduced, red_index = np.unique(key, return_inverse=True)
+    red_index = red_index.ravel()
+    summer = scipy.sparse.csr_matrix((layout.weight, (red_index, np.arange(len(key)))),
+                                     shape=(len(reduced), len(key)))
+    A = summer @ z  # (n_reduced, n_pairs)
+    red_cell, red_mask = reduced // len(masks), reduced % len(masks)
+    z_models = _standardise(models, method)
+    n_maps, n_pairs = model_maps.shape
+    n_models = len(models)
+    out = np.zeros((n_maps, layout.n_cells, n_models))
+    block = max(1, _BLOCK // (n_models * n_pairs))
+    for start in range(0, n_maps, block):
+        maps = model_maps[start:start + block]
+        n_b = len(maps)
+        for u, mask in enumerate(masks):
+            rows = red_mask == u
+            if mask.all():
+                zm = z_models[:, maps]  # a permutation of a full vector keeps its z
+            else:
+                zm = _standardise(models[:, maps][..., mask], method)
+            sims = A[rows][:, mask] @ zm.reshape(n_models * n_b, -1).T
+            out[start:start + n_b, red_cell[rows]] += sims.reshape(-1, n_models, n_b).transpose(
+                2, 0, 1)
+    return out
+
+
+def _compare_statistics(layout, models, model_maps, method):
+    n_maps, n_pairs = model_maps.shape
+    n_models = len(models)
+    n_rows = len(layout.values)
+    to_cells = layout.cell_matrix()
+    out = np.empty((n_maps, layout.n_cells, n_models))
+    block = max(1, _BLOCK // (n_models * max(n_rows, n_pairs)))
+    for start in range(0, n_maps, block):
+        maps = model_maps[start:start + block]
+        n_b = len(maps)
+        permuted = models[:, maps].reshape(n_models * n_b, n_pairs)
+        sims = to_cells @ compare(layout.values, permuted, method)  # (n_cells, n_models n_b)
+        out[start:start + n_b] = sims.reshape(-1, n_models, n_b).transpose(2, 0, 1)
+    return out
+
+
+# -- p-values and clusters -------------------------------------------------------------------
+def _tail(stats: np.ndarray, tail: str) -> np.ndarray:
+    return {"greater": stats, "less": -stats, "two-sided": np.abs(stats)}[tail]
+
+
+def _p(T_null: np.ndarray, T_obs: np.ndarray, n: int) -> np.ndarray:
+    """``(1 + #{null ≥ observed - tol}) / (1 + n)``; NaN where the observed value is NaN."""
+    count = (T_null >= T_obs - _TOL).sum(axis=0)
+    return np.where(np.isnan(T_obs), np.nan, (1.0 + count) / (1.0 + n))
+
+
+def _clusters(T, threshold, layout, n):
+    """Cluster masses along the windows of each family, for the observed and every null row.
+
+    Returns the observed clusters (model, first cell, last cell, mass, p), the null of
+    the largest mass (n_perm, n_families, n_models) and each cell's cluster p-value.
+    """
+    n_families = len(layout.family_starts)
+    n_models = T.shape[2]
+    cluster_null = np.zeros((T.shape[0] - 1, n_families, n_models))
+    cluster_p = np.full(T.shape[1:], np.nan)
+    found = []
+    bounds = np.append(layout.family_starts, layout.n_cells)
+    for f in range(n_families):
+        lo, hi = bounds[f], bounds[f + 1]
+        Tf = T[:, lo:hi]
+        supra = Tf > threshold[lo:hi]  # NaN compares False
+        masses, first = _run_masses(Tf, supra)
+        cluster_null[:, f] = np.where(np.isnan(masses[1:]), 0.0, masses[1:]).max(axis=1)
+        for w, m in zip(*np.nonzero(~np.isnan(masses[0]))):
+            mass = masses[0, w, m]
+            p = (1.0 + (cluster_null[:, f, m] >= mass - _TOL).sum()) / (1.0 + n)
+            start = first[0, w, m]
+            cluster_p[lo + start:lo + w + 1, m] = p
+            found.append((m, lo + start, lo + w, mass, p))
+    return found, cluster_null, cluster_p
+
+
+def _run_masses(T: np.ndarray, supra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of ``T`` over each run of True along axis 1, stored at the run's last position.
+
+    Returns ``masses`` (NaN where no run ends) and ``first`` (the run's first position).
+    """
+    n_w = T.shape[1]
+    position = np.arange(n_w)[None, :, None]
+    before = np.concatenate([np.zeros_like(supra[:, :1]), supra[:, :-1]], axis=1)
+    after = np.concatenate([supra[:, 1:], np.zeros_like(supra[:, :1])], axis=1)
+    starts = supra & ~before
+    ends = supra & ~after
+    first = np.maximum.accumulate(np.where(starts, position, 0), axis=1)
+    cumulative = np.concatenate([np.zeros_like(T[:, :1]), np.cumsum(np.where(supra, T, 0.0),
+                                                                     axis=1)], axis=1)
+    total = cumulative[:, 1:] - np.take_along_axis(cumulative, first, axis=1)
+    return np.where(ends, total, np.nan), first
+
+
+def _cluster_table(found, layout, model_table) -> pd.DataFrame:
+    cells = layout.cells
+    records = []
+    for m, first, last, mass, p in found:
+        record = {g: cells.at[first, g] for g in layout.groups}
+        record.update(model_table.iloc[m].to_dict())
+        if layout.windows:
+            record["start"] = cells.at[first, layout.windows[0]]
+            record["stop"] = cells.at[last, layout.windows[-1]]
+        record.update(n_windows=last - first + 1, mass=mass, p_value=p)
+        records.append(record)
+    columns = (layout.groups + list(model_table.columns)
+               + (["start", "stop"] if layout.windows else []) + ["n_windows", "mass", "p_value"])
+    return pd.DataFrame.from_records(records, columns=columns)
