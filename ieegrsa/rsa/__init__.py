@@ -5,7 +5,8 @@ The pieces, one module each:
 - :mod:`~ieegrsa.rsa.rdms`: the :class:`RDMs` container (condensed vectors, labelled conditions,
   one descriptor row per RDM), concatenation, alignment of conditions by label, save/load.
 - :mod:`~ieegrsa.rsa.kernels`: :func:`rdm_movie`, one RDM per time point from an array of trials,
-  with cross-validated (crossnobis, cv-euclidean) and noise-normalised metrics.
+  with cross-validated (crossnobis, cv-euclidean) and noise-normalised metrics;
+  :mod:`~ieegrsa.rsa.noise`: the noise precision they use.
 - :mod:`~ieegrsa.rsa.neural`: :func:`neural_rdms`, sliding-window RDMs from epochs, per ROI or per
   contact.
 - :mod:`~ieegrsa.rsa.comparisons`: :func:`compare`, every RDM comparison the field uses,
@@ -30,7 +31,7 @@ _LAZY = {
     "align": "rdms",
     "load_rdms": "rdms",
     "rdm_movie": "kernels",
-    "noise_precision": "kernels",
+    "noise_precision": "noise",
     "neural_rdms": "neural",
     "compare": "comparisons",
     "regress": "comparisons",

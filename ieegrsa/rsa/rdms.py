@@ -74,6 +74,9 @@ class RDMs:
         One row per RDM (subject, roi, contact, window_start, window_stop, model, layer ...).
     metric : str | None
         The dissimilarity measure (``"correlation"``, ``"crossnobis"`` ...).
+    copy : bool
+        Copy ``values`` (default). False keeps a float64 array as given, without a copy: for
+        producers that hand over an array nobody else holds.
 
     Attributes
     ----------
@@ -93,8 +96,8 @@ class RDMs:
     """
 
     def __init__(self, values, conditions, descriptors: pd.DataFrame | None = None,
-                 metric: str | None = None):
-        values = np.array(values, dtype=np.float64, copy=True)
+                 metric: str | None = None, *, copy: bool = True):
+        values = np.array(values, dtype=np.float64, copy=True if copy else None)
         if values.ndim == 1:
             values = values[np.newaxis]
         if values.ndim != 2:
