@@ -23,3 +23,18 @@ def test_ci_runs_the_readme_commands():
     assert demo in ci
     # CI adds reporting flags to pytest; the rest of the command is verbatim
     assert tests.replace("-m pytest", "-m pytest -p no:cacheprovider -ra --durations=15") in ci
+
+
+def test_python_api_tour_runs(tmp_path, monkeypatch):
+    """The README's Python API block runs as written (on the tiny simulated dataset)."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Python API")[1]
+    code = section.split("```python\n")[1].split("\n```")[0]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_config.yaml").write_text("rsa:\n  window: 0.1\n")
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    neural, test = namespace["neural"], namespace["test"]
+    assert {"roi", "window_start", "window_stop"} <= set(neural.descriptors.columns)
+    assert namespace["similarity"].shape == (neural.n_rdms, 2)
+    assert {"observed", "p_value", "p_fwe"} <= set(test.table.columns)

@@ -1,0 +1,43 @@
+"""Deep-network features and model RDMs.
+
+- :mod:`~ieegrsa.models.registry`: extractors by name (built-ins, every torchvision classification
+  model, and plugins registered through the ``ieegrsa.extractors`` entry-point group or
+  :func:`register_extractor`).
+- :mod:`~ieegrsa.models.backbones`: torchvision backbones; :mod:`~ieegrsa.models.architectures`:
+  the seed studies' face networks (VGG-Face, VGGFace2 ResNet-50, grayscale ResNet-18, the 48×48
+  DenseNet, a Siamese wrapper).
+- :mod:`~ieegrsa.models.images`: stimulus images to network input; :mod:`~ieegrsa.models.cache`
+  and :mod:`~ieegrsa.models.extract`: batched, cached layer features (:func:`extract_features`).
+- :mod:`~ieegrsa.models.rdms`: :func:`model_rdms` per layer and :func:`categorical_rdms` from
+  the stimulus table.
+
+Names load lazily, so importing :mod:`ieegrsa.models` does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# public name -> submodule of ieegrsa.models
+_LAZY = {
+    "Extractor": "registry",
+    "InputSpec": "registry",
+    "register_extractor": "registry",
+    "get_extractor": "registry",
+    "list_extractors": "registry",
+    "extract_features": "extract",
+    "model_rdms": "rdms",
+    "categorical_rdms": "rdms",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"ieegrsa.models.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'ieegrsa.models' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__
