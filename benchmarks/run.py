@@ -15,7 +15,8 @@ followed by ``# <case>: ...`` notes (what the peer is, what was extrapolated). A
 results disagree beyond its tolerance raises instead of printing a ratio.
 
 Cases live in ``benchmarks/case_*.py`` modules, each with a ``CASES`` dict mapping a case name to
-a function that returns ``dict(ieegrsa_s=..., peer_s=..., maxabsdiff=..., note=...)``.
+a function that returns ``dict(ieegrsa_s=..., peer_s=..., maxabsdiff=..., note=...)`` and
+optionally ``extra`` (more ``key=value`` fields for the RESULT line).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def main(argv=None) -> int:
         out = cases[name]()
         ratio = out["peer_s"] / out["ieegrsa_s"]
         print(f"RESULT {name} ieegrsa_s={out['ieegrsa_s']:.4g} peer_s={out['peer_s']:.4g} "
-              f"ratio={ratio:.3g} maxabsdiff={out['maxabsdiff']:.3g}", flush=True)
+              f"ratio={ratio:.3g} maxabsdiff={out['maxabsdiff']:.3g}"
+              + (f" {out['extra']}" if out.get("extra") else ""), flush=True)
         for line in str(out.get("note", "")).splitlines():
             print(f"# {name}: {line}", flush=True)
     return 0

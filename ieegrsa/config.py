@@ -59,6 +59,8 @@ __all__ = [
     "BIDSConfig",
     "PreprocessingConfig",
     "RSAConfig",
+    "ModelsConfig",
+    "NetworkConfig",
     "AnatomyConfig",
     "SUPPORTED_SPACES",
     "load_config",
@@ -812,6 +814,84 @@ class RSAConfig(_Section):
         return self
 
 
+class NetworkConfig(_Section):
+    """One network whose layer RDMs are compared with the neural RDMs."""
+
+    name: str = Field(
+        description="Extractor name (see `ieegrsa models list`): a torchvision model such as "
+        "resnet50, a seed-study network (vggface, vggface2_resnet50, resnet18_gray, "
+        "densenet_face, siamese) or a plugin's name.",
+    )
+    label: str | None = Field(
+        None, description="Name of the model in the outputs (default: name)."
+    )
+    objective: Literal["identity", "expression", "object", "untrained", "custom"] | None = Field(
+        None,
+        description="What the weights were trained for; null = the extractor's own (random "
+        "weights are always untrained).",
+    )
+    options: dict[str, str | int | float | bool] = Field(
+        {}, description="Options of the extractor (e.g. num_classes: 7 for densenet_face)."
+    )
+    weights: list[str] = Field(
+        ["random"],
+        description="One entry per instance: random (seeded initialisation: the untrained "
+        "control), the path of a state-dict file, or a torchvision weights name "
+        "(IMAGENET1K_V1, DEFAULT ...; needs the file in the torch cache when offline).",
+    )
+    instances: StrictInt = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="With weights [random]: how many seeded instances (seeds random_seed, "
+        "random_seed + 1, ...).",
+    )
+    layers: list[str] | None = Field(
+        None,
+        description="Layers (graph node names, see `ieegrsa models layers NAME`); null = a "
+        "default set spanning the network.",
+    )
+
+
+class ModelsConfig(_Section):
+    """Model RDMs: network layers computed from the stimulus images, and categorical ones.
+
+    Layer features are cached by network, weights (file hash or seed), layer, image transform
+    and the images' content, so a changed input never returns stale features.
+    """
+
+    networks: list[NetworkConfig] = Field(
+        [],
+        description="Networks to compare with (a list of {name, weights, instances, layers, "
+        "...}); empty = categorical models only.",
+    )
+    categorical: list[str] = Field(
+        ["identity", "expression"],
+        description="Stimulus-table columns that become categorical model RDMs (0 = same, "
+        "1 = different); identity and expression answer the basic question without weights.",
+    )
+    metric: Literal["correlation", "euclidean", "cosine"] = Field(
+        "correlation", description="Dissimilarity between the stimuli's layer features."
+    )
+    batch_size: StrictInt = Field(32, ge=1, le=4096, description="Images per forward pass.")
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "cpu", description="Where the networks run; auto = cuda when a GPU is present."
+    )
+    cache_dir: str | None = Field(
+        "auto",
+        description="Feature cache folder; auto = $IEEGRSA_CACHE or ~/.cache/ieegrsa/features; "
+        "null = no cache.",
+    )
+    reduce: Literal["none", "pca", "srp"] = Field(
+        "none",
+        description="Reduce very wide layers before the RDM: pca (principal components) or srp "
+        "(seeded sparse random projection); none keeps every unit.",
+    )
+    n_components: StrictInt | None = Field(
+        None, ge=1, description="Dimensions kept by reduce (null = the extractor's default)."
+    )
+
+
 class Config(_Section):
     """The whole ieegrsa configuration.
 
@@ -844,6 +924,11 @@ class Config(_Section):
     anatomy: AnatomyConfig = Field(
         default_factory=AnatomyConfig,
         description="Atlas labels, face ROIs and the face-selectivity localizer.",
+    )
+    models: ModelsConfig = Field(
+        default_factory=ModelsConfig,
+        description="Model RDMs: network layers from the stimulus images, and categorical "
+        "models from the stimulus table.",
     )
     rsa: RSAConfig = Field(
         default_factory=RSAConfig,
