@@ -6,6 +6,8 @@ Sub-commands:
 - ``ieegrsa demo OUT_DIR``: simulate the ``tiny`` dataset and run the pipeline on it.
 - ``ieegrsa check BIDS_DIR``: load every recording as the pipeline would and summarise it.
 - ``ieegrsa validate-config FILE``: check a configuration file and print it resolved.
+- ``ieegrsa models list`` / ``ieegrsa models layers NAME``: the feature extractors (built-in,
+  torchvision and plugins) and the layers of one of them.
 
 Bad input ends with one message on stderr and exit status 2, never a traceback. This module only
 parses arguments and calls the library; heavy imports happen inside the commands so that
@@ -40,6 +42,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("ieegrsa: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stderr.close()
+        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +109,27 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("config", type=Path, nargs="?", default=None,
                           help="configuration YAML (omit to print the defaults)")
     validate.set_defaults(func=_cmd_validate_config)
+
+    models = commands.add_parser(
+        "models", parents=[common], help="list feature extractors and their layers",
+        description="The networks ieegrsa can extract features from: built-in face networks, "
+        "every torchvision classification model, and plugins (entry-point group "
+        "ieegrsa.extractors).",
+    )
+    models_commands = models.add_subparsers(dest="models_command", metavar="ACTION",
+                                            required=True)
+    listing = models_commands.add_parser("list", parents=[common],
+                                         help="print every extractor name")
+    listing.set_defaults(func=_cmd_models_list)
+    layers = models_commands.add_parser(
+        "layers", parents=[common], help="print the layers of one extractor",
+        description="Print the selectable layers of an extractor in network depth order; "
+        "default layers are marked with '*'.",
+    )
+    layers.add_argument("name", help="extractor name (see `ieegrsa models list`)")
+    layers.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="extractor option, e.g. num_classes=7 (repeatable)")
+    layers.set_defaults(func=_cmd_models_layers)
     return parser
 
 
@@ -161,6 +187,33 @@ def _cmd_demo(args) -> int:
                        "n_lateral": "Contacts included in the lateral ROI."})
     print(table.to_string(index=False))
     print(f"\nDataset: {bids_root}\nDerivatives: {derivatives}")
+    return 0
+
+
+def _cmd_models_list(args) -> int:
+    from .models import get_extractor, list_extractors
+
+    for name in list_extractors():
+        print(f"{name}\t{get_extractor(name).objective}")
+    return 0
+
+
+def _cmd_models_layers(args) -> int:
+    import yaml
+
+    from .models import get_extractor
+
+    options = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise IeegrsaError("an option must be KEY=VALUE", field="--option", found=item,
+                               fix="write e.g. --option num_classes=7")
+        options[key] = yaml.safe_load(value)  # numbers and booleans typed as in the config
+    extractor = get_extractor(args.name, **options)
+    defaults = set(extractor.default_layers())
+    for layer in extractor.layers():
+        print(f"{'*' if layer in defaults else ' '} {layer}")
     return 0
 
 

@@ -191,3 +191,23 @@ def test_check_loads_every_session(tmp_path, capsys):
     assert len(lines) == 4  # header + (01, a), (02, a), (02, b)
     assert main(["check", str(root), "--participant-label", "sub-02", "--session-label", "b"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 2
+
+
+def test_models_list_and_layers(capsys):
+    assert main(["models", "list"]) == 0
+    names = [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
+    assert {"resnet50", "vgg16", "vggface", "densenet_face"} <= set(names)
+    assert main(["models", "layers", "resnet18"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    layers = [line[2:] for line in lines]
+    defaults = [line[2:] for line in lines if line.startswith("*")]
+    assert layers.index("layer1") < layers.index("layer4") and defaults
+    assert main(["models", "layers", "densenet_face", "--option", "num_classes=7"]) == 0
+
+
+def test_models_bad_names(capsys):
+    assert main(["models", "layers", "resnet19"]) == 2
+    err = capsys.readouterr().err
+    assert "resnet19" in err and "resnet18" in err and "Traceback" not in err
+    assert main(["models", "layers", "resnet18", "--option", "num_classes"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err

@@ -17,8 +17,8 @@ from scipy.spatial.distance import squareform
 
 from ieegrsa.errors import DataError
 from ieegrsa.rsa import RDMs
-from ieegrsa.rsa.ceilings import noise_ceiling, split_half_ceiling, split_half_rdms
 from ieegrsa.rsa.bootstrap import bootstrap_conditions
+from ieegrsa.rsa.ceilings import noise_ceiling, split_half_ceiling, split_half_rdms
 from ieegrsa.rsa.permutation import (
     condition_permutations,
     pair_permutations,
