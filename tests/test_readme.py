@@ -25,16 +25,25 @@ def test_ci_runs_the_readme_commands():
     assert tests.replace("-m pytest", "-m pytest -p no:cacheprovider -ra --durations=15") in ci
 
 
+def _python_block(text, heading):
+    return text.split(heading)[1].split("```python\n")[1].split("\n```")[0]
+
+
 def test_python_api_tour_runs(tmp_path, monkeypatch):
-    """The README's Python API block runs as written (on the tiny simulated dataset)."""
+    """The README's Python blocks run as written (on the tiny simulated dataset)."""
     text = (ROOT / "README.md").read_text()
-    section = text.split("## Python API")[1]
-    code = section.split("```python\n")[1].split("\n```")[0]
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IEEGRSA_CACHE", str(tmp_path / "cache"))
     (tmp_path / "my_config.yaml").write_text("rsa:\n  window: 0.1\n")
     namespace = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(_python_block(text, "## Python API"), "README.md", "exec"), namespace)
     neural, test = namespace["neural"], namespace["test"]
     assert {"roi", "window_start", "window_stop"} <= set(neural.descriptors.columns)
     assert namespace["similarity"].shape == (neural.n_rdms, 2)
     assert {"observed", "p_value", "p_fwe"} <= set(test.table.columns)
+
+    exec(compile(_python_block(text, "## Networks"), "README.md", "exec"), namespace)
+    layer_rdms = namespace["layer_rdms"]
+    assert list(layer_rdms.conditions) == list(neural.conditions)
+    assert list(layer_rdms.descriptors.layer) == list(namespace["features"])
+    assert list((tmp_path / "cache").rglob("*.npy"))  # cache_dir="auto" honours IEEGRSA_CACHE

