@@ -793,12 +793,13 @@ class RSAConfig(_Section):
         description="Condition-label permutations for p-values per window and family-wise "
         "(max-statistic, cluster-mass) control over windows; 0 = no permutation test.",
     )
-    cluster_threshold: float = Field(
+    cluster_alpha: float = Field(
         0.05,
         gt=0,
         lt=1,
-        description="Windows whose uncorrected permutation p-value is below this form the "
-        "clusters of the cluster-mass test.",
+        description="Cluster-forming level of the cluster-mass test: a window joins a cluster "
+        "when its own permutation test reaches this level (its statistic exceeds the 1 - "
+        "cluster_alpha quantile of its null).",
     )
     noise_ceiling: bool = Field(
         True,
