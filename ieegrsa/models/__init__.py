@@ -3,6 +3,7 @@
 - :mod:`~ieegrsa.models.registry`: extractors by name (built-ins, every torchvision classification
   model, and plugins registered through the ``ieegrsa.extractors`` entry-point group or
   :func:`register_extractor`).
+- :mod:`~ieegrsa.models.layers`: layer lists in depth order and one-pass feature extraction.
 - :mod:`~ieegrsa.models.backbones`: torchvision backbones; :mod:`~ieegrsa.models.architectures`:
   the seed studies' face networks (VGG-Face, VGGFace2 ResNet-50, grayscale ResNet-18, the 48×48
   DenseNet, a Siamese wrapper).
