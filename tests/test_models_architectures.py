@@ -510,3 +510,19 @@ def test_old_files_without_batchnorm_counters_load(tmp_path):
     torch.save(state, tmp_path / "old.pt")
     loaded = ex.build(tmp_path / "old.pt").state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in state.items())
+
+
+def test_layer_names_ending_in_a_number_are_the_modules_own():
+    """torchvision's tracer drops a trailing "_<n>" (conv1_1 -> conv1); names must not shift."""
+    from ieegrsa.models.layers import hook_features
+
+    extractor = get_extractor("vggface")
+    layers = extractor.layers()
+    assert layers[:5] == ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1"]
+    module = extractor.build("random", seed=0)
+    x = torch.randn(1, 3, 224, 224)
+    with torch.inference_mode():
+        ours = extractor.features(module, x, ["conv1_2", "conv3_3"])
+        hooked = hook_features(module, x, ["conv1_2", "conv3_3"])
+    for name in ("conv1_2", "conv3_3"):
+        assert torch.equal(ours[name], hooked[name])

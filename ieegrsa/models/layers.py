@@ -43,12 +43,21 @@ def _trace(module) -> tuple[list[str], bool, dict[str, str]]:
             module.eval()
             tracer = NodePathTracer()
             graph = tracer.trace(module)
-            nodes = [tracer.node_to_qualname[node] for node in graph.nodes
-                     if node.op not in ("placeholder", "output")
-                     and node in tracer.node_to_qualname]
+            traced = [node for node in graph.nodes if node.op not in ("placeholder", "output")
+                      and node in tracer.node_to_qualname]
+            nodes = [tracer.node_to_qualname[node] for node in traced]  # torchvision's names
+            # torchvision drops a trailing "_<n>" from every name (conv1_1 -> conv1), so a
+            # module keeps its own path; only a repeated call of a module takes the suffixed name
+            shown, seen = [], set()
+            for node, qualname in zip(traced, nodes):
+                name = node.target if node.op == "call_module" else qualname
+                if name in seen:
+                    name = qualname
+                seen.add(name)
+                shown.append(name)
             end = {}
-            for i, node in enumerate(nodes):
-                parts = node.split(".")
+            for i, name in enumerate(shown):
+                parts = name.split(".")
                 for depth in range(1, len(parts) + 1):
                     end[".".join(parts[:depth])] = i
             names = sorted(end, key=lambda name: (end[name], -name.count(".")))

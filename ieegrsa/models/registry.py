@@ -389,7 +389,8 @@ _REGISTRY: dict[str, Callable] = {}
 _SKELETONS: dict = {}  # architecture skeletons on the meta device, per extractor
 
 _BUILTINS_LOADED = False
-_BUILTIN_MODULES = ("ieegrsa.models.architectures",)
+_BUILTIN_MODULES = ("ieegrsa.models.architectures", "ieegrsa.models.fer",
+                    "ieegrsa.models.dlib_resnet")
 
 
 def register_extractor(name: str, factory: Callable, *, overwrite: bool = False) -> None:
