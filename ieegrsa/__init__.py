@@ -23,7 +23,8 @@ _LAZY = {
     "preprocess": ("ieegrsa.preprocessing", "preprocess"),
 }
 _SUBMODULES = {
-    "bids", "config", "errors", "simulate", "cli", "preprocessing", "anatomy", "rsa",
+    "bids", "config", "errors", "simulate", "cli", "preprocessing", "anatomy", "rsa", "models",
+    "stats",
 }
 
 __all__ = sorted(list(_LAZY) + list(_SUBMODULES) + ["__version__"])

@@ -160,11 +160,11 @@ def _problem(error, root, lines):
         place = f"under '{_dotted(parent)}'" if parent else "at the top level"
         close = difflib.get_close_matches(key, valid, n=1)
         elsewhere = [p for p in _all_field_paths(root) if p[-1] == key and p[:-1] != parent]
-        if close:
+        if elsewhere:  # an exact key of another section beats a near miss here
+            places = " or ".join(_dotted(p) for p in elsewhere[:3])
+            hint = f"'{key}' belongs in a section (write it as {places}). "
+        elif close:
             hint = f"Did you mean '{close[0]}'? "
-        elif elsewhere:
-            hint = f"'{key}' belongs under '{_dotted(elsewhere[0][:-1])}' " \
-                   f"(write it as {_dotted(elsewhere[0])}). "
         else:
             hint = ""
         fix = f"{hint}Valid keys {place}: {', '.join(valid)}"

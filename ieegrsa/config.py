@@ -59,6 +59,7 @@ __all__ = [
     "BIDSConfig",
     "PreprocessingConfig",
     "RSAConfig",
+    "StatsConfig",
     "ModelsConfig",
     "NetworkConfig",
     "AnatomyConfig",
@@ -893,6 +894,80 @@ class ModelsConfig(_Section):
     )
 
 
+class StatsConfig(_Section):
+    """Group statistics across patients: mixed models per ROI and window, cluster tests, onsets.
+
+    Similarities (Fisher z for correlation-type methods) are modelled with a random intercept
+    per patient and variance components for contacts within patients (and network instances);
+    cluster-based sign-flip permutation tests on patient-level curves give family-wise control
+    over time and the onset latency of each effect.
+    """
+
+    formula: str = Field(
+        "value ~ C(objective)",
+        description="Fixed effects of the mixed model (patsy formula over the similarity "
+        "table's columns); the random effects are set by vc.",
+    )
+    vc: Literal["auto", "none"] = Field(
+        "auto",
+        description="auto = variance components for contacts within patients (and network "
+        "instances) where a patient has several; none = a random intercept per patient only.",
+    )
+    by: list[str] = Field(
+        ["roi", "window_start", "window_stop"],
+        description="Columns whose combinations are fitted separately (empty = one model of "
+        "all rows).",
+    )
+    transform: Literal["fisher", "none"] = Field(
+        "fisher",
+        description="fisher = arctanh of correlation-type similarities before modelling; "
+        "none = the values as they are.",
+    )
+    reml: bool = Field(
+        True, description="REML fits (true) or ML; likelihood-ratio tests always refit by ML."
+    )
+    alpha: float = Field(
+        0.05, gt=0, lt=1, description="Significance level; intervals are 1 - alpha."
+    )
+    correction: Literal["fdr_bh", "fdr_by", "bonferroni", "holm", "none"] = Field(
+        "fdr_bh",
+        description="Correction of the per-window p-values, per term across windows and ROIs.",
+    )
+    compare: list[tuple[str, str]] = Field(
+        [("value ~ C(objective) + C(roi)", "value ~ C(objective) * C(roi)")],
+        description="Nested [reduced, full] formula pairs compared by likelihood ratio, AIC and "
+        "BIC (default: the same objective effect in every ROI versus one per ROI).",
+    )
+    seed_study_bic: bool = Field(
+        False,
+        description="Also compare one pooled OLS regression with separate per-ROI regressions "
+        "by BIC (Schwartz et al. 2023).",
+    )
+    contrasts: list[list[str]] = Field(
+        [["identity", "expression"]],
+        description="Cluster tests over time: [a, b] tests a - b, [a] tests a against 0 "
+        "(levels of the objective column).",
+    )
+    n_permutations: StrictInt = Field(
+        1000, ge=0, le=1_000_000, description="Sign-flip permutations of the cluster tests."
+    )
+    tail: Literal[0, 1, -1] = Field(
+        0, description="Cluster test: 0 = two-sided, 1 = greater, -1 = less."
+    )
+    cluster_threshold: float | None = Field(
+        None,
+        description="Cluster-forming t value; null = the t quantile of a two-sided (or "
+        "one-sided, by tail) test at alpha.",
+    )
+    n_bootstrap: StrictInt = Field(
+        200,
+        ge=0,
+        le=100_000,
+        description="Patient bootstraps for the confidence interval of onset latencies "
+        "(0 = no interval).",
+    )
+
+
 class Config(_Section):
     """The whole ieegrsa configuration.
 
@@ -935,6 +1010,11 @@ class Config(_Section):
         default_factory=RSAConfig,
         description="Neural RDMs over sliding windows, comparisons with model RDMs, noise "
         "ceilings and permutation tests.",
+    )
+    stats: StatsConfig = Field(
+        default_factory=StatsConfig,
+        description="Group statistics across patients: mixed models, model comparisons, "
+        "cluster tests over time and onset latencies.",
     )
 
     @field_validator("n_jobs")

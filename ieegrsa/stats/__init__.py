@@ -1,0 +1,48 @@
+"""Group statistics across patients: mixed models, model comparisons, cluster tests over time.
+
+The pieces, one module each:
+
+- :mod:`~ieegrsa.stats.mixed`: :func:`mixed_model`, linear mixed-effects models of the (Fisher z)
+  similarity with a random intercept per patient and variance components for contacts (and
+  network instances) within patients, fitted per ROI × window with Wald tests and FDR over
+  windows; :func:`compare_models`, likelihood-ratio tests and AIC/BIC between nested models;
+  :func:`compare_regressions`, the seed study's BIC comparison of pooled versus per-ROI ordinary
+  regressions.
+- :mod:`~ieegrsa.stats.clusters`: :func:`cluster_test`, sign-flip cluster permutation tests over
+  windows of patient-level curves (mne), and :func:`onset_latency`, the first significant
+  cluster's start with a bootstrap CI over patients.
+- :mod:`~ieegrsa.stats.summaries`: :func:`patient_summary`, mean similarity per patient × ROI ×
+  objective × window, for plots.
+
+Names load lazily so that importing :mod:`ieegrsa.stats` stays cheap (statsmodels and mne load
+on first use).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# public name -> submodule of ieegrsa.stats
+_LAZY = {
+    "mixed_model": "mixed",
+    "MixedModelResult": "mixed",
+    "compare_models": "mixed",
+    "compare_regressions": "mixed",
+    "cluster_test": "clusters",
+    "ClusterResult": "clusters",
+    "onset_latency": "clusters",
+    "patient_curves": "clusters",
+    "patient_summary": "summaries",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"ieegrsa.stats.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'ieegrsa.stats' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

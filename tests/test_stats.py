@@ -1,0 +1,317 @@
+"""Group statistics (ieegrsa.stats): mixed models, model comparisons, cluster tests, onsets.
+
+References: statsmodels MixedLM / OLS called directly on the same (arctanh) rows, scipy's chi²,
+mne's permutation_cluster_1samp_test on patient means computed here by hand, and a brute-force
+enumeration of every sign flip.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from ieegrsa.errors import DataError
+from ieegrsa.stats import (
+    cluster_test,
+    compare_models,
+    compare_regressions,
+    mixed_model,
+    onset_latency,
+    patient_summary,
+)
+
+STARTS = np.round(np.arange(-0.1, 0.45, 0.05), 3)
+PLANTED = (0.1, 0.15, 0.2)  # ventral windows [start, start + 0.1] inside 0.1-0.3 s
+
+
+def make_table(seed=0, n_subjects=10, effect=0.15, n_instances=1, sd_subject=0.05,
+               sd_contact=0.04, sd_noise=0.06, starts=STARTS, layers=("layer1", "layer2")):
+    """Similarity table with identity > expression by ``effect`` (Fisher z) in ventral 0.1-0.3 s.
+
+    Random intercepts per patient and per contact; 1-5 ventral and 0-5 lateral contacts per
+    patient (unequal, some patients without lateral contacts); windows of 0.1 s every 0.05 s.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_subjects):
+        u = rng.normal(0, sd_subject)
+        for roi in ("ventral", "lateral"):
+            for c in range(int(rng.integers(1 if roi == "ventral" else 0, 6))):
+                v = rng.normal(0, sd_contact)
+                for start in starts:
+                    on = roi == "ventral" and 0.1 - 1e-9 <= start <= 0.2 + 1e-9
+                    for objective, model in (("identity", "vggface"), ("expression", "fer")):
+                        shift = effect if on and objective == "identity" else 0.0
+                        for inst, layer in itertools.product(range(n_instances), layers):
+                            z = 0.1 + u + v + shift + rng.normal(0, sd_noise)
+                            rows.append((f"{s + 1:02d}", roi, f"{roi[0]}{c + 1}", start,
+                                         round(start + 0.1, 3), model, objective, inst, layer,
+                                         "kendall-tau-b", np.tanh(z), np.nan))
+    return pd.DataFrame(rows, columns=[
+        "subject", "roi", "contact", "window_start", "window_stop", "model", "objective",
+        "instance", "layer", "method", "value", "p_value"])
+
+
+@pytest.fixture(scope="module")
+def table():
+    return make_table()
+
+
+@pytest.fixture(scope="module")
+def fitted(table):
+    return mixed_model(table)
+
+
+def _direct(rows, formula="value ~ C(objective)", vc=None, reml=True):
+    import statsmodels.formula.api as smf
+
+    rows = rows.assign(value=np.arctanh(rows["value"]))
+    vc = {"contact": "0 + C(contact)"} if vc is None else vc
+    return smf.mixedlm(formula, rows, groups=rows["subject"], re_formula="1",
+                       vc_formula=vc).fit(reml=reml)
+
+
+# --------------------------------------------------------------------------------------------
+# mixed models
+
+
+def test_mixed_model_matches_statsmodels(table, fitted):
+    rows = table[(table.roi == "ventral") & (table.window_start == 0.15)]
+    ref = _direct(rows)
+    got = fitted.table.query("roi == 'ventral' and window_start == 0.15").set_index("term")
+    ci = ref.conf_int(alpha=0.05)
+    for term in ref.fe_params.index:
+        np.testing.assert_allclose(got.loc[term, "estimate"], ref.fe_params[term], rtol=0,
+                                   atol=1e-8)
+        np.testing.assert_allclose(got.loc[term, "se"], ref.bse_fe[term], rtol=0, atol=1e-8)
+        np.testing.assert_allclose(got.loc[term, ["ci_low", "ci_high"]].to_numpy(float),
+                                   ci.loc[term].to_numpy(), rtol=0, atol=1e-8)
+        np.testing.assert_allclose(got.loc[term, "p_value"], ref.pvalues[term], rtol=1e-8,
+                                   atol=1e-300)
+    assert (got["n_subjects"] == rows.subject.nunique()).all()
+    assert (got["n_obs"] == len(rows)).all() and (got["random"] == "subject + contact").all()
+    # one fit of the same rows without by, and the stored fit object, agree
+    alone = mixed_model(rows, by=None).table.set_index("term")
+    np.testing.assert_allclose(alone["estimate"], got["estimate"], rtol=0, atol=1e-12)
+    assert fitted.fits[("ventral", 0.15, 0.25)].llf == pytest.approx(ref.llf, abs=1e-8)
+    # BH over the 22 windows × ROIs of each term, as statsmodels' multipletests
+    from statsmodels.stats.multitest import multipletests
+
+    for _, part in fitted.table.groupby("term"):
+        np.testing.assert_allclose(part["p_corrected"],
+                                   multipletests(part["p_value"], method="fdr_bh")[1])
+    assert list(fitted.table.columns[:10]) == [
+        "roi", "window_start", "window_stop", "term", "estimate", "se", "ci_low", "ci_high",
+        "z", "p_value"]
+
+
+def test_mixed_model_finds_planted_effect_only_there(fitted):
+    eff = fitted.table[fitted.table.term == "C(objective)[T.identity]"]
+    significant = eff[eff.p_corrected < 0.05]
+    assert set(zip(significant.roi, significant.window_start)) == {
+        ("ventral", s) for s in PLANTED}
+    # the planted 0.15 lies within each significant window's 95% CI
+    assert ((significant.ci_low < 0.15) & (significant.ci_high > 0.15)).all()
+    assert significant.converged.all()
+    # fits that did not converge say why
+    assert eff.loc[~eff.converged, "warning"].str.contains("optimization failed").all()
+
+
+def test_mixed_model_instances_and_options():
+    t = make_table(seed=1, n_subjects=6, n_instances=2, starts=[0.1])
+    res = mixed_model(t, by=None)
+    assert res.table["random"].iloc[0] == "subject + contact + instance"
+    ref = _direct(t, vc={"contact": "0 + C(contact)", "instance": "0 + C(instance)"})
+    np.testing.assert_allclose(res.table["estimate"], ref.fe_params, rtol=0, atol=1e-8)
+    # transform="none" hands the values over unchanged; vc=None = patient intercept only
+    import statsmodels.formula.api as smf
+
+    raw = mixed_model(t, by=None, transform="none", vc=None, reml=False)
+    ref = smf.mixedlm("value ~ C(objective)", t, groups=t["subject"]).fit(reml=False)
+    np.testing.assert_allclose(raw.table["estimate"], ref.fe_params, rtol=0, atol=1e-8)
+    assert raw.table["random"].iloc[0] == "subject"
+
+
+def test_mixed_model_reports_warnings():
+    t = make_table(seed=2, n_subjects=6, sd_contact=0.0, starts=[0.3])
+    res = mixed_model(t, by=None)
+    assert "boundary" in res.table["warning"].iloc[0]  # never silently dropped
+
+
+def test_mixed_model_errors(table):
+    one = table[table.subject == "01"]
+    with pytest.raises(DataError, match="only one subject"):
+        mixed_model(one)
+    with pytest.raises(DataError, match="single level"):
+        mixed_model(table[table.objective == "identity"], by=None)
+    with pytest.raises(DataError, match="different comparison methods"):
+        mixed_model(pd.concat([table, table.assign(method="spearman")]))
+    with pytest.raises(DataError, match="Fisher"):
+        mixed_model(table.assign(value=1.0))
+    with pytest.raises(DataError, match="lacks columns"):
+        mixed_model(table.drop(columns="objective"))
+    # one window where the contrast is not estimable: marked with the reason, the rest fitted
+    drop = (table.window_start == 0.3) & (table.objective == "expression")
+    res = mixed_model(table[~drop & (table.roi == "ventral")], by=("window_start",))
+    bad = res.table[res.table.window_start == 0.3]
+    assert bad["estimate"].isna().all() and not bad["converged"].any()
+    assert bad["warning"].str.contains("single level").all()
+    assert res.table[res.table.window_start != 0.3]["estimate"].notna().all()
+
+
+# --------------------------------------------------------------------------------------------
+# model comparisons
+
+
+def test_compare_models_lrt_matches_statsmodels(table):
+    rows = table[table.window_start == 0.15]
+    out = compare_models(rows, "value ~ C(objective) + C(roi)", "value ~ C(objective) * C(roi)")
+    red = _direct(rows, "value ~ C(objective) + C(roi)", reml=False)
+    full = _direct(rows, "value ~ C(objective) * C(roi)", reml=False)
+    np.testing.assert_allclose(out["llf"], [red.llf, full.llf], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(out["aic"], [red.aic, full.aic], rtol=0, atol=1e-7)
+    np.testing.assert_allclose(out["bic"], [red.bic, full.bic], rtol=0, atol=1e-7)
+    lr = 2 * (full.llf - red.llf)
+    assert out["df_diff"].iloc[1] == 1
+    np.testing.assert_allclose(out["p_value"].iloc[1], stats.chi2.sf(lr, 1), rtol=1e-8)
+    assert out["p_value"].iloc[1] < 1e-6  # the effect differs between ventral and lateral
+    # no planted effect before 0.1 s: the classical-view test is not significant there
+    per_window = compare_models(table[table.window_start < 0.1], "value ~ C(objective) + C(roi)",
+                                "value ~ C(objective) * C(roi)", by=("window_start",))
+    assert (per_window.dropna(subset="p_value")["p_value"] > 0.05).all()
+    with pytest.raises(DataError, match="not nested"):
+        compare_models(rows, "value ~ C(roi)", "value ~ C(objective)")
+
+
+def test_compare_regressions_matches_ols(table):
+    import statsmodels.formula.api as smf
+
+    rows = table[table.window_start == 0.15].assign(value=lambda d: np.arctanh(d["value"]))
+    out = compare_regressions(rows, transform="none").set_index("model")
+    comb = smf.ols("value ~ C(objective)", rows).fit()
+    parts = [smf.ols("value ~ C(objective)", rows[rows.roi == r]).fit()
+             for r in ("lateral", "ventral")]
+    np.testing.assert_allclose(out.loc["combined", ["llf", "bic"]], [comb.llf, comb.bic])
+    np.testing.assert_allclose(out.loc["roi=ventral", "bic"], parts[1].bic)
+    llf = sum(p.llf for p in parts)
+    np.testing.assert_allclose(out.loc["separate", "bic"], -2 * llf + 4 * np.log(len(rows)))
+    assert out.loc["separate", "delta_bic"] < 0  # separate regressions win with a ventral effect
+
+
+# --------------------------------------------------------------------------------------------
+# cluster tests
+
+
+def _by_hand_curves(table, roi):
+    """identity − expression patient means per window, computed without ieegrsa."""
+    t = table[table.roi == roi].assign(z=lambda d: np.arctanh(d["value"]))
+    m = t.groupby(["subject", "objective", "window_start"])["z"].mean().unstack("window_start")
+    diff = m.xs("identity", level="objective") - m.xs("expression", level="objective")
+    return diff.sort_index().sort_index(axis=1)
+
+
+def test_cluster_test_matches_mne_and_finds_planted_cluster(table):
+    from mne.stats import permutation_cluster_1samp_test
+
+    res = cluster_test(table, n_permutations=500, seed=3)
+    for roi in ("ventral", "lateral"):
+        x = _by_hand_curves(table, roi).to_numpy()
+        t_obs, clusters, pv, _ = permutation_cluster_1samp_test(
+            x, n_permutations=500, rng=3, out_type="mask", verbose=False)
+        clusters = [np.isin(np.arange(x.shape[1]), np.arange(x.shape[1])[c]) for c in clusters]
+        win = res.windows[res.windows.roi == roi]
+        np.testing.assert_allclose(win["t"], t_obs, rtol=1e-10)
+        got = res.clusters[res.clusters.roi == roi]
+        assert len(got) == len(clusters)
+        order = np.argsort([np.flatnonzero(c)[0] for c in clusters])
+        np.testing.assert_allclose(got["p_value"], np.asarray(pv)[order])
+        np.testing.assert_allclose(got["statistic"],
+                                   [t_obs[clusters[i]].sum() for i in order], rtol=1e-12)
+    sig = res.clusters[res.clusters.p_value < 0.05]
+    assert sig[["roi", "start", "stop"]].values.tolist() == [["ventral", 0.1, 0.3]]
+    assert list(res.clusters.columns[:6]) == ["roi", "contrast", "start", "stop", "statistic",
+                                              "p_value"]
+
+
+def test_cluster_p_values_equal_exact_sign_flip_enumeration():
+    # two-sided: mne enumerates the 2**(n-1) sign patterns that differ beyond a global flip
+    t = make_table(seed=4, n_subjects=7, effect=0.02, sd_subject=0.01, layers=("l1",))
+    res = cluster_test(t, "identity", by="roi", n_permutations=10_000, threshold=3.0)
+
+    def cluster_sums(data):
+        n = data.shape[0]
+        tval = data.mean(0) / (data.std(0, ddof=1) / np.sqrt(n))
+        sums, run, sign = [], 0.0, 0
+        for v in [*tval, 0.0]:  # brute force over runs of windows beyond ±threshold
+            s = 1 if v > 3.0 else -1 if v < -3.0 else 0
+            if s != sign and sign:
+                sums.append(run)
+                run = 0.0
+            run, sign = (run + v, s) if s else (0.0, 0)
+        return sums
+
+    for roi in ("ventral", "lateral"):
+        x = (t[(t.roi == roi) & (t.objective == "identity")]
+             .assign(z=lambda d: np.arctanh(d["value"]))
+             .groupby(["subject", "window_start"])["z"].mean().unstack().to_numpy())
+        signs = np.array(list(itertools.product([1, -1], repeat=x.shape[0])))
+        null = np.array([max(map(abs, cluster_sums(s[:, None] * x)), default=0.0)
+                         for s in signs])
+        got = res.clusters[res.clusters.roi == roi]
+        np.testing.assert_allclose(got["statistic"], cluster_sums(x), rtol=1e-12)
+        for stat, p in zip(got["statistic"], got["p_value"]):
+            assert p == pytest.approx(np.mean(null >= abs(stat) - 1e-12), abs=1e-12)
+    # several clusters with p-values off the floor, so the check has teeth
+    assert len(res.clusters) >= 3 and res.clusters["p_value"].nunique() >= 3
+
+
+def test_onset_latency(table):
+    out = onset_latency(table, n_permutations=200, n_bootstrap=30, bootstrap_permutations=100,
+                        seed=1).set_index("roi")
+    assert out.loc["ventral", "onset"] == pytest.approx(0.1)
+    assert out.loc["ventral", "ci_low"] <= 0.1 <= out.loc["ventral", "ci_high"]
+    assert out.loc["ventral", "detected"] > 0.9
+    assert np.isnan(out.loc["lateral", "onset"])
+    again = onset_latency(table, n_permutations=200, n_bootstrap=30, bootstrap_permutations=100,
+                          seed=1).set_index("roi")
+    pd.testing.assert_frame_equal(out, again)
+
+
+def test_patient_summary_and_curve_errors(table):
+    s = patient_summary(table, back_transform=True)
+    ref = (table.assign(z=np.arctanh(table["value"]))
+           .groupby(["subject", "roi", "objective", "window_start", "window_stop"])["z"])
+    np.testing.assert_allclose(s["mean"], ref.mean().to_numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(s["n_rows"], ref.size().to_numpy())
+    np.testing.assert_allclose(s["mean_r"], np.tanh(s["mean"]))
+    assert s.query("subject == '01' and roi == 'ventral'")["n_contacts"].iloc[0] == (
+        table.query("subject == '01' and roi == 'ventral'")["contact"].nunique())
+    with pytest.raises(DataError, match="absent"):
+        cluster_test(table, ("identity", "object"))
+
+
+# --------------------------------------------------------------------------------------------
+# null calibration (slow)
+
+
+@pytest.mark.slow
+def test_false_positive_rate_under_the_null():
+    """No planted effect: the rate of p < 0.05 stays near 0.05 over 200 simulated studies."""
+    n_sim = 200
+    mixed_hits, cluster_hits = 0, 0
+    for seed in range(n_sim):
+        t = make_table(seed=100 + seed, n_subjects=8, effect=0.0, layers=("l1",),
+                       starts=STARTS[:6] if seed % 2 else [0.1])
+        ventral = t[(t.roi == "ventral") & (t.window_start == 0.1)]
+        p = mixed_model(ventral, by=None).table.set_index("term").loc[
+            "C(objective)[T.identity]", "p_value"]
+        mixed_hits += p < 0.05
+        if seed % 2:
+            res = cluster_test(t[t.roi == "ventral"], n_permutations=200, seed=seed)
+            cluster_hits += (res.clusters["p_value"] < 0.05).any()
+    assert mixed_hits / n_sim <= 0.08
+    assert cluster_hits / (n_sim // 2) <= 0.08
