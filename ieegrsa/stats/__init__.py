@@ -33,6 +33,7 @@ _LAZY = {
     "onset_latency": "clusters",
     "patient_curves": "clusters",
     "patient_summary": "summaries",
+    "write_stats_table": "tables",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,0 +1,114 @@
+"""Group-level tables as BIDS-derivative TSVs, with a JSON sidecar describing each column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..bids.derivatives import software_versions, write_tsv
+from ..errors import DataError
+
+__all__ = ["COLUMNS", "write_stats_table"]
+
+#: Description of every column the stats tables can hold, per table kind.
+COLUMNS = {
+    "mixedlm": {
+        "roi": "Region of interest of the fit (n/a when fitted across ROIs)",
+        "window_start": {"Description": "Start of the time window of the fit", "Units": "s"},
+        "window_stop": {"Description": "End of the time window of the fit", "Units": "s"},
+        "term": "Fixed-effect term of the mixed model (patsy name)",
+        "estimate": "Estimated coefficient (Fisher z units when the values were transformed)",
+        "se": "Standard error of the estimate",
+        "ci_low": "Lower bound of the 1 - alpha Wald confidence interval",
+        "ci_high": "Upper bound of the 1 - alpha Wald confidence interval",
+        "z": "Wald z statistic (estimate / se)",
+        "p_value": "Two-sided Wald p-value, uncorrected",
+        "p_corrected": "p-value corrected across windows and ROIs, per term (stats.correction)",
+        "converged": "Whether the optimiser converged",
+        "warning": "Warnings raised while fitting (n/a when none)",
+        "n_subjects": "Patients in the fit",
+        "n_obs": "Rows (similarity values) in the fit",
+        "random": "Random effects used: patient intercept and variance components",
+    },
+    "comparison": {
+        "window_start": {"Description": "Start of the time window", "Units": "s"},
+        "window_stop": {"Description": "End of the time window", "Units": "s"},
+        "roi": "Region of interest (n/a when compared across ROIs)",
+        "model": "reduced or full (likelihood-ratio tests); combined, roi=<name> or separate "
+                 "(the seed study's OLS comparison)",
+        "formula": "Fixed-effect formula of the model",
+        "llf": "Log-likelihood (maximum likelihood)",
+        "df": "Number of estimated parameters",
+        "aic": "Akaike information criterion",
+        "bic": "Bayesian information criterion",
+        "delta_bic": "BIC minus the combined model's BIC",
+        "n_obs": "Rows in the fit",
+        "converged": "Whether the optimiser converged",
+        "warning": "Warnings raised while fitting (n/a when none)",
+        "lr_stat": "Likelihood-ratio statistic of full against reduced",
+        "df_diff": "Degrees of freedom of the likelihood-ratio test",
+        "p_value": "Chi-square p-value of the likelihood-ratio test",
+    },
+    "clusters": {
+        "roi": "Region of interest",
+        "contrast": "What was tested: a-b (difference of two objectives) or a (against 0)",
+        "start": {"Description": "Start of the cluster's first window", "Units": "s"},
+        "stop": {"Description": "End of the cluster's last window", "Units": "s"},
+        "statistic": "Cluster mass: sum of the t values of its windows",
+        "p_value": "Sign-flip permutation p-value of the cluster mass",
+        "n_windows": "Windows in the cluster",
+        "n_subjects": "Patients in the test",
+    },
+    "onsets": {
+        "roi": "Region of interest",
+        "contrast": "What was tested: a-b (difference of two objectives) or a (against 0)",
+        "onset": {"Description": "Start of the first significant cluster (n/a when none)",
+                  "Units": "s"},
+        "ci_low": {"Description": "Lower bound of the patient-bootstrap interval", "Units": "s"},
+        "ci_high": {"Description": "Upper bound of the patient-bootstrap interval", "Units": "s"},
+        "detected": "Share of bootstrap resamples with a significant cluster",
+        "n_bootstrap": "Patient bootstrap resamples",
+        "n_subjects": "Patients in the test",
+    },
+    "patients": {
+        "subject": "Patient label",
+        "roi": "Region of interest",
+        "objective": "Training objective of the models averaged",
+        "window_start": {"Description": "Start of the time window", "Units": "s"},
+        "window_stop": {"Description": "End of the time window", "Units": "s"},
+        "mean": "Mean similarity of the patient's rows in the cell (Fisher z when transformed)",
+        "mean_r": "The mean transformed back to a correlation",
+        "sd": "Standard deviation of those rows",
+        "n_rows": "Rows averaged",
+        "n_contacts": "Contacts averaged",
+    },
+}
+
+
+def write_stats_table(table: pd.DataFrame, path, kind: str, *, config=None) -> Path:
+    """Write one group-level table as TSV with a JSON sidecar describing every column.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``MixedModelResult.table``, a comparison table, ``ClusterResult.clusters``, an onset
+        table or a patient summary.
+    path : path-like
+        The ``.tsv`` to write (atomically; the sidecar is the same name with ``.json``).
+    kind : {"mixedlm", "comparison", "clusters", "onsets", "patients"}
+    config : ieegrsa.config.Config | None
+        Recorded in the sidecar with the software versions.
+    """
+    if kind not in COLUMNS:
+        raise DataError("unknown stats table kind", field="kind", found=repr(kind),
+                        fix=f"choose one of {sorted(COLUMNS)}")
+    described = COLUMNS[kind]
+    missing = [c for c in table.columns if c not in described]
+    if missing:
+        raise DataError(f"columns without a description in a {kind} table", field="table",
+                        found=str(missing), fix="describe them in ieegrsa.stats.tables.COLUMNS")
+    extra = {"SoftwareVersions": software_versions()}
+    if config is not None:
+        extra["Config"] = config.model_dump(mode="json")
+    return write_tsv(table, path, described, extra)
