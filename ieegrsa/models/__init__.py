@@ -17,7 +17,7 @@ Names load lazily, so importing :mod:`ieegrsa.models` does not import torch.
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 # public name -> submodule of ieegrsa.models
 _LAZY = {
@@ -33,12 +33,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"ieegrsa.models.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'ieegrsa.models' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

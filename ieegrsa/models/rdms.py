@@ -62,7 +62,7 @@ def model_rdms(features: Mapping[str, np.ndarray], metric: str = "correlation", 
         rdms = rdm_movie(values[:, :, None], labels, metric=metric)
         pieces.append(RDMs(rdms.values, rdms.conditions, pd.DataFrame({
             "model": [model], "objective": [objective], "instance": [instance],
-            "layer": [layer], "n_units": [values.shape[1]]}), rdms.metric))
+            "layer": [layer], "n_units": [values.shape[1]]}), rdms.metric, copy=False))
     return concat(pieces)
 
 

@@ -22,7 +22,7 @@ Names load lazily so that importing :mod:`ieegrsa.rsa` stays cheap.
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 # public name -> submodule of ieegrsa.rsa
 _LAZY = {
@@ -44,12 +44,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"ieegrsa.rsa.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'ieegrsa.rsa' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -280,4 +280,4 @@ def neural_rdms(epochs, contacts: pd.DataFrame | None = None, pattern: str | Seq
 
 
 def _with_descriptors(rdms: RDMs, descriptors: pd.DataFrame) -> RDMs:
-    return RDMs(rdms.values, rdms.conditions, descriptors, rdms.metric)
+    return RDMs(rdms.values, rdms.conditions, descriptors, rdms.metric, copy=False)

@@ -312,4 +312,4 @@ def concat(rdms: Iterable[RDMs]) -> RDMs:
     metrics = {r.metric for r in rdms}
     descriptors = pd.concat([r.descriptors for r in aligned], ignore_index=True)
     return RDMs(np.concatenate([r.values for r in aligned]), first.conditions, descriptors,
-                metrics.pop() if len(metrics) == 1 else None)
+                metrics.pop() if len(metrics) == 1 else None, copy=False)

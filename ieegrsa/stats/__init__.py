@@ -20,7 +20,7 @@ on first use).
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
 # public name -> submodule of ieegrsa.stats
 _LAZY = {
@@ -38,12 +38,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"ieegrsa.stats.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'ieegrsa.stats' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

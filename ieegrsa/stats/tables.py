@@ -11,12 +11,24 @@ from ..errors import DataError
 
 __all__ = ["COLUMNS", "write_stats_table"]
 
+_WINDOW = {
+    "window_start": {"Description": "Start of the time window", "Units": "s"},
+    "window_stop": {"Description": "End of the time window", "Units": "s"},
+}
+_TEST = {
+    "roi": "Region of interest",
+    "contrast": "What was tested: a-b (difference of two objectives) or a (against 0)",
+}
+_FIT = {
+    "converged": "Whether the optimiser converged",
+    "warning": "Warnings raised while fitting (n/a when none)",
+}
+
 #: Description of every column the stats tables can hold, per table kind.
 COLUMNS = {
     "mixedlm": {
         "roi": "Region of interest of the fit (n/a when fitted across ROIs)",
-        "window_start": {"Description": "Start of the time window of the fit", "Units": "s"},
-        "window_stop": {"Description": "End of the time window of the fit", "Units": "s"},
+        **_WINDOW,
         "term": "Fixed-effect term of the mixed model (patsy name)",
         "estimate": "Estimated coefficient (Fisher z units when the values were transformed)",
         "se": "Standard error of the estimate",
@@ -25,15 +37,13 @@ COLUMNS = {
         "z": "Wald z statistic (estimate / se)",
         "p_value": "Two-sided Wald p-value, uncorrected",
         "p_corrected": "p-value corrected across windows and ROIs, per term (stats.correction)",
-        "converged": "Whether the optimiser converged",
-        "warning": "Warnings raised while fitting (n/a when none)",
+        **_FIT,
         "n_subjects": "Patients in the fit",
         "n_obs": "Rows (similarity values) in the fit",
         "random": "Random effects used: patient intercept and variance components",
     },
     "comparison": {
-        "window_start": {"Description": "Start of the time window", "Units": "s"},
-        "window_stop": {"Description": "End of the time window", "Units": "s"},
+        **_WINDOW,
         "roi": "Region of interest (n/a when compared across ROIs)",
         "model": "reduced or full (likelihood-ratio tests); combined, roi=<name> or separate "
                  "(the seed study's OLS comparison)",
@@ -44,15 +54,13 @@ COLUMNS = {
         "bic": "Bayesian information criterion",
         "delta_bic": "BIC minus the combined model's BIC",
         "n_obs": "Rows in the fit",
-        "converged": "Whether the optimiser converged",
-        "warning": "Warnings raised while fitting (n/a when none)",
+        **_FIT,
         "lr_stat": "Likelihood-ratio statistic of full against reduced",
         "df_diff": "Degrees of freedom of the likelihood-ratio test",
         "p_value": "Chi-square p-value of the likelihood-ratio test",
     },
     "clusters": {
-        "roi": "Region of interest",
-        "contrast": "What was tested: a-b (difference of two objectives) or a (against 0)",
+        **_TEST,
         "start": {"Description": "Start of the cluster's first window", "Units": "s"},
         "stop": {"Description": "End of the cluster's last window", "Units": "s"},
         "statistic": "Cluster mass: sum of the t values of its windows",
@@ -61,8 +69,7 @@ COLUMNS = {
         "n_subjects": "Patients in the test",
     },
     "onsets": {
-        "roi": "Region of interest",
-        "contrast": "What was tested: a-b (difference of two objectives) or a (against 0)",
+        **_TEST,
         "onset": {"Description": "Start of the first significant cluster (n/a when none)",
                   "Units": "s"},
         "ci_low": {"Description": "Lower bound of the patient-bootstrap interval", "Units": "s"},
@@ -75,8 +82,7 @@ COLUMNS = {
         "subject": "Patient label",
         "roi": "Region of interest",
         "objective": "Training objective of the models averaged",
-        "window_start": {"Description": "Start of the time window", "Units": "s"},
-        "window_stop": {"Description": "End of the time window", "Units": "s"},
+        **_WINDOW,
         "mean": "Mean similarity of the patient's rows in the cell (Fisher z when transformed)",
         "mean_r": "The mean transformed back to a correlation",
         "sd": "Standard deviation of those rows",
