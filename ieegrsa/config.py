@@ -903,6 +903,13 @@ class StatsConfig(_Section):
     over time and the onset latency of each effect.
     """
 
+    pattern: Literal["contact", "roi"] = Field(
+        "contact",
+        description="Which neural patterns' similarities the group statistics model: contact "
+        "(each contact a row, as in Schwartz et al. 2023) or roi. Categorical models are "
+        "analysed with their name (identity, expression) as the objective, apart from the "
+        "networks.",
+    )
     formula: str = Field(
         "value ~ C(objective)",
         description="Fixed effects of the mixed model (patsy formula over the similarity "

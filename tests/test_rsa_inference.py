@@ -410,3 +410,43 @@ def test_bootstrap_kendall_through_compare(data, models):
     res = bootstrap_conditions(data, models, "kendall-tau-b", 4, seed=6)
     samples = brute_bootstrap(data, models, res.conditions, "kendall-tau-b")
     np.testing.assert_allclose(res.samples, samples, rtol=0, atol=TOL)
+
+
+def brute_semi_partial(x, y, z, method):
+    """(r_xy - r_xz r_yz) / sqrt(1 - r_yz^2) from scipy correlations on the pairs present."""
+    ok = ~np.isnan(x) & ~np.isnan(y) & ~np.isnan(z)
+    x, y, z = x[ok], y[ok], z[ok]
+    r = {"spearman": lambda a, b: stats.spearmanr(a, b).statistic,
+         "kendall-tau-b": lambda a, b: stats.kendalltau(a, b).statistic}[method]
+    rxy, rxz, ryz = r(x, y), r(x, z), r(y, z)
+    return (rxy - rxz * ryz) / np.sqrt(1 - ryz**2)
+
+
+@pytest.mark.parametrize("method", ["spearman", "kendall-tau-b"])
+def test_semi_partial_null_matches_brute_force(data, models, method):
+    """Layer k controlled for layer k-1: the null relabels the data, covariates stay put."""
+    rng = np.random.default_rng(3)
+    third = RDMs(np.round(rng.random((1, models.n_pairs)) * 4), models.conditions,
+                 pd.DataFrame({"model": ["m3"]}))
+    from ieegrsa.rsa.rdms import concat
+
+    layers = concat([models, third])
+    covariates = [None, layers[0], layers[1]]
+    res = permutation_test(data, layers, method, 12, seed=4, covariates=covariates,
+                           partial="semi-partial")
+    square = data.square()
+    expected = np.empty((12, N_WIN, 3))
+    for b, perm in enumerate(res.permutations):
+        sims = np.empty((data.n_rdms, 3))
+        for r in range(data.n_rdms):
+            x = squareform(square[r][np.ix_(perm, perm)], checks=False)
+            sims[r, 0] = brute_sim(x, layers.values[0], method)
+            for k in (1, 2):
+                sims[r, k] = brute_semi_partial(x, layers.values[k], layers.values[k - 1],
+                                                method)
+        expected[b] = sims.reshape(N_SUBJ, N_WIN, -1).mean(axis=0)
+    np.testing.assert_allclose(res.null, expected, rtol=0, atol=1e-10)
+    plain = permutation_test(data, layers, method, 12, seed=4)
+    np.testing.assert_allclose(res.null[..., 0], plain.null[..., 0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.table["p_value"],
+                               brute_p(expected, res.observed).ravel(), atol=TOL)

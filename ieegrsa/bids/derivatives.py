@@ -120,7 +120,8 @@ def software_versions() -> dict:
     return versions
 
 
-def write_dataset_description(output_dir, source_dataset=None, name="ieegrsa") -> Path:
+def write_dataset_description(output_dir, source_dataset=None, name="ieegrsa", *,
+                              config=None) -> Path:
     """Write ``dataset_description.json`` of a derivatives folder (BIDS ``DatasetType``).
 
     Parameters
@@ -131,6 +132,8 @@ def write_dataset_description(output_dir, source_dataset=None, name="ieegrsa") -
         The raw dataset the derivatives come from (recorded in ``SourceDatasets``).
     name : str
         The derivatives' name.
+    config : ieegrsa.Config | None
+        The resolved configuration, recorded in ``GeneratedBy`` (``Configuration``).
     """
     from .. import __version__
 
@@ -140,6 +143,8 @@ def write_dataset_description(output_dir, source_dataset=None, name="ieegrsa") -
         "DatasetType": "derivative",
         "GeneratedBy": [{"Name": "ieegrsa", "Version": __version__, "CodeURL": CODE_URL}],
     }
+    if config is not None:
+        description["GeneratedBy"][0]["Configuration"] = config.model_dump(mode="json")
     if source_dataset is not None:
         description["SourceDatasets"] = [{"URL": Path(source_dataset).resolve().as_uri()}]
     return write_json(description, Path(output_dir) / "dataset_description.json")

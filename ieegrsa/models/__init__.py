@@ -10,7 +10,8 @@
 - :mod:`~ieegrsa.models.images`: stimulus images to network input; :mod:`~ieegrsa.models.cache`
   and :mod:`~ieegrsa.models.extract`: batched, cached layer features (:func:`extract_features`).
 - :mod:`~ieegrsa.models.rdms`: :func:`model_rdms` per layer and :func:`categorical_rdms` from
-  the stimulus table.
+  the stimulus table; :mod:`~ieegrsa.models.configured`: :func:`configured_model_rdms`, the
+  models a configuration asks for.
 
 Names load lazily, so importing :mod:`ieegrsa.models` does not import torch.
 """
@@ -29,6 +30,7 @@ _LAZY = {
     "extract_features": "extract",
     "model_rdms": "rdms",
     "categorical_rdms": "rdms",
+    "configured_model_rdms": "configured",
 }
 
 __all__ = sorted(_LAZY)

@@ -16,6 +16,8 @@ The pieces, one module each:
 - :mod:`~ieegrsa.rsa.permutation`: condition-label permutation nulls (per window, max-statistic and
   cluster-mass over windows).
 - :mod:`~ieegrsa.rsa.bootstrap`: bootstrap confidence intervals over conditions.
+- :mod:`~ieegrsa.rsa.similarity`: :func:`similarity_table`, one patient's tidy table of neural ×
+  model similarities with permutation p-values and noise ceilings.
 
 Names load lazily so that importing :mod:`ieegrsa.rsa` stays cheap.
 """
@@ -40,6 +42,7 @@ _LAZY = {
     "split_half_rdms": "ceilings",
     "permutation_test": "permutation",
     "bootstrap_conditions": "bootstrap",
+    "similarity_table": "similarity",
 }
 
 __all__ = sorted(_LAZY)

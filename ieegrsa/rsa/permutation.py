@@ -140,7 +140,8 @@ def permutation_test(data_rdms, model_rdms, method: str = "spearman",
                      n_permutations: int = 1000, seed=0, *, subject: str | None = None,
                      windows=None, groups=None, tail: str = "greater",
                      cluster_threshold: float | None = None,
-                     cluster_alpha: float = 0.05) -> PermutationResult:
+                     cluster_alpha: float = 0.05, covariates=None,
+                     partial: str | None = None) -> PermutationResult:
     """Condition-label permutation test of data-model RDM similarity, per window and over time.
 
     Parameters
@@ -174,6 +175,11 @@ def permutation_test(data_rdms, model_rdms, method: str = "spearman",
         permutation test would reach ``cluster_alpha``).
     cluster_alpha : float
         See ``cluster_threshold``.
+    covariates, partial
+        A partial or semi-partial comparison, as in :func:`~ieegrsa.rsa.compare` (e.g. each
+        network layer controlled for the layer before it). Under each permutation the data RDM
+        is relabelled while every model keeps its covariates, so the null is that of the
+        (semi-)partial statistic itself.
 
     Returns
     -------
@@ -212,7 +218,13 @@ def permutation_test(data_rdms, model_rdms, method: str = "spearman",
     identity = np.arange(data.n_conditions)[None]
     # model pair maps for π⁻¹ (row 0: identity = the observed statistic)
     inverse = np.argsort(np.concatenate([identity, permutations]), axis=1)
-    stats = _group_statistics(layout, models.values, pair_permutations(inverse), method)
+    if partial is None and covariates is None:
+        stats = _group_statistics(layout, models.values, pair_permutations(inverse), method)
+    else:
+        covariates = _aligned_covariates(covariates, data, models.n_rdms)
+        stats = _partial_statistics(layout, models.values, covariates, partial,
+                                    pair_permutations(np.concatenate([identity, permutations])),
+                                    method)
     observed, null = stats[0], stats[1:]
 
     T = _tail(stats, tail)
@@ -453,6 +465,45 @@ def _compare_statistics(layout, models, model_maps, method):
         permuted = models[:, maps].reshape(n_models * n_b, n_pairs)
         sims = to_cells @ compare(layout.values, permuted, method)  # (n_cells, n_models n_b)
         out[start:start + n_b] = sims.reshape(-1, n_models, n_b).transpose(2, 0, 1)
+    return out
+
+
+def _aligned_covariates(covariates, data: RDMs, n_models: int):
+    """Covariates as arrays over the data's condition order (RDMs are aligned by label)."""
+    def one(c):
+        if isinstance(c, RDMs):
+            return align(data, c)[1].values
+        return c
+
+    if isinstance(covariates, (list, tuple)):
+        if len(covariates) != n_models:
+            raise DataError("a list of covariates needs one entry per model",
+                            field="covariates",
+                            found=f"{len(covariates)} entries for {n_models} models",
+                            fix="give one entry (None, RDMs or array) per model")
+        return [None if c is None else one(c) for c in covariates]
+    return one(covariates)
+
+
+def _partial_statistics(layout, models, covariates, partial, data_maps, method):
+    """Cell statistics under data relabelled by each row of ``data_maps`` (pair maps of π).
+
+    ``sim(d[σ_π], y | z)`` needs the covariates ``z`` to stay with the model, so the data are
+    permuted here (unlike the plain path, which permutes the few models instead).
+    """
+    n_maps, n_pairs = data_maps.shape
+    values = layout.values
+    n_rows, n_models = len(values), len(models)
+    to_cells = layout.cell_matrix()
+    out = np.empty((n_maps, layout.n_cells, n_models))
+    block = max(1, _BLOCK // (n_rows * n_pairs))
+    for start in range(0, n_maps, block):
+        maps = data_maps[start:start + block]
+        n_b = len(maps)
+        permuted = values[:, maps].transpose(1, 0, 2).reshape(n_b * n_rows, n_pairs)
+        sims = compare(permuted, models, method, covariates, partial)
+        sims = sims.reshape(n_b, n_rows, n_models)
+        out[start:start + n_b] = np.stack([to_cells @ s for s in sims])
     return out
 
 

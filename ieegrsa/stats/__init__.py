@@ -34,6 +34,7 @@ _LAZY = {
     "patient_curves": "clusters",
     "patient_summary": "summaries",
     "write_stats_table": "tables",
+    "group_statistics": "group",
 }
 
 __all__ = sorted(_LAZY)

@@ -242,7 +242,9 @@ def onset_latency(table, contrast=("identity", "expression"), *, column="objecti
     -----
     A bootstrap sample repeats some patients; the rerun test treats the repeats as patients
     (as in the usual subject-bootstrap of onset latencies). The interval only covers the
-    samples with a detected onset; read it together with ``detected``.
+    samples with a detected onset; read it together with ``detected``. A sample in which some
+    window has the same value in every drawn patient (e.g. one patient drawn n times) has no t
+    statistic and counts as not detected.
     """
     if not 0 < ci < 1:
         raise DataError("ci must lie in (0, 1)", field="ci", found=ci)
@@ -266,8 +268,12 @@ def onset_latency(table, contrast=("identity", "expression"), *, column="objecti
             return starts[min(firsts)] if firsts else np.nan
 
         observed = onset(x, n_permutations, seed)
-        boot = np.array([onset(x[rng.integers(0, n, n)], bootstrap_permutations,
-                               int(rng.integers(2**31))) for _ in range(n_bootstrap)])
+        boot = np.empty(n_bootstrap)
+        for b in range(n_bootstrap):
+            sample, perm_seed = x[rng.integers(0, n, n)], int(rng.integers(2**31))
+            # a resample of one repeated patient has no t: it detects nothing
+            boot[b] = (np.nan if np.any(np.ptp(sample, axis=0) == 0)
+                       else onset(sample, bootstrap_permutations, perm_seed))
         found = boot[~np.isnan(boot)]
         lo, hi = (np.quantile(found, [(1 - ci) / 2, (1 + ci) / 2]) if found.size
                   else (np.nan, np.nan))

@@ -19,6 +19,10 @@ _TEST = {
     "roi": "Region of interest",
     "contrast": "What was tested: a-b (difference of two objectives) or a (against 0)",
 }
+_FAMILY = {
+    "family": "Models analysed: categorical (the objective is the model's name, identity or "
+              "expression) or network (the networks' training objective)",
+}
 _FIT = {
     "converged": "Whether the optimiser converged",
     "warning": "Warnings raised while fitting (n/a when none)",
@@ -27,6 +31,7 @@ _FIT = {
 #: Description of every column the stats tables can hold, per table kind.
 COLUMNS = {
     "mixedlm": {
+        **_FAMILY,
         "roi": "Region of interest of the fit (n/a when fitted across ROIs)",
         **_WINDOW,
         "term": "Fixed-effect term of the mixed model (patsy name)",
@@ -43,6 +48,7 @@ COLUMNS = {
         "random": "Random effects used: patient intercept and variance components",
     },
     "comparison": {
+        **_FAMILY,
         **_WINDOW,
         "roi": "Region of interest (n/a when compared across ROIs)",
         "model": "reduced or full (likelihood-ratio tests); combined, roi=<name> or separate "
@@ -60,6 +66,7 @@ COLUMNS = {
         "p_value": "Chi-square p-value of the likelihood-ratio test",
     },
     "clusters": {
+        **_FAMILY,
         **_TEST,
         "start": {"Description": "Start of the cluster's first window", "Units": "s"},
         "stop": {"Description": "End of the cluster's last window", "Units": "s"},
@@ -69,6 +76,7 @@ COLUMNS = {
         "n_subjects": "Patients in the test",
     },
     "onsets": {
+        **_FAMILY,
         **_TEST,
         "onset": {"Description": "Start of the first significant cluster (n/a when none)",
                   "Units": "s"},
@@ -79,6 +87,7 @@ COLUMNS = {
         "n_subjects": "Patients in the test",
     },
     "patients": {
+        **_FAMILY,
         "subject": "Patient label",
         "roi": "Region of interest",
         "objective": "Training objective of the models averaged",
