@@ -1,0 +1,246 @@
+"""The group report: one self-contained HTML page over all participants."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import _common as common
+
+logger = logging.getLogger("ieegrsa")
+
+__all__ = ["group_report", "group_files"]
+
+_MIXED = ["family", "roi", "window_start", "window_stop", "term", "estimate", "se", "ci_low",
+          "ci_high", "z", "p_value", "p_corrected", "converged", "warning", "n_subjects",
+          "n_obs"]
+_CLUSTERS = ["family", "roi", "contrast", "start", "stop", "statistic", "p_value", "n_windows",
+             "n_subjects"]
+_ONSETS = ["family", "roi", "contrast", "onset", "ci_low", "ci_high", "detected", "n_bootstrap",
+           "n_subjects"]
+_COMPARISON = ["roi", "window_start", "window_stop", "model", "formula", "llf", "df", "aic",
+               "bic", "delta_bic", "lr_stat", "df_diff", "p_value", "converged", "n_obs"]
+
+
+def group_files(output_dir, *, task="faces") -> dict[str, Path]:
+    """Paths of the group tables (whether or not they exist), by kind.
+
+    Parameters
+    ----------
+    output_dir : path-like
+        The derivatives root.
+    task : str
+
+    Returns
+    -------
+    files : dict
+        ``mixedlm``, ``clusters``, ``onsets``, ``patients``, ``comparison`` -> path.
+    """
+    folder = Path(output_dir) / "group"
+    return {kind: folder / f"task-{task}_desc-{kind}_stats.tsv"
+            for kind in ("mixedlm", "clusters", "onsets", "patients", "comparison")}
+
+
+def _similarity_files(output_dir, task):
+    """``(subject, session, path)`` of every participant's similarity table."""
+    found = []
+    pattern = re.compile(rf"^sub-([^_]+)(?:_ses-([^_]+))?_task-{re.escape(task)}"
+                         r"_desc-similarity_rsa\.tsv$")
+    for path in sorted(Path(output_dir).glob("sub-*/**/*_desc-similarity_rsa.tsv")):
+        match = pattern.match(path.name)
+        if match:
+            found.append((match.group(1), match.group(2), path))
+    return found
+
+
+def _participants(output_dir, task):
+    """One row per participant: link to its page and what its similarity table holds."""
+    output_dir = Path(output_dir)
+    rows, tables = [], []
+    pages = {p.stem.removeprefix("sub-"): p.name for p in output_dir.glob("sub-*.html")}
+    seen = set()
+    for subject, session, path in _similarity_files(output_dir, task):
+        table = common.read_table(path)
+        label = subject + (f"_ses-{session}" if session else "")
+        seen.add(label)
+        row = {"label": label, "page": pages.get(label), "rois": "n/a", "contacts": "n/a",
+               "models": "n/a", "rows": "n/a"}
+        if table is not None:
+            table = table.assign(subject=table.get("subject", subject))
+            tables.append(table)
+            finite = table[np.isfinite(table["value"])] if "value" in table else table
+            row["rois"] = ", ".join(sorted(map(str, finite["roi"].dropna().unique()))) \
+                if "roi" in finite else "n/a"
+            row["contacts"] = str(finite["contact"].nunique()) if "contact" in finite else "n/a"
+            row["models"] = str(finite["model"].nunique()) if "model" in finite else "n/a"
+            row["rows"] = str(len(table))
+        rows.append(row)
+    for label, page in sorted(pages.items()):
+        if label not in seen:
+            rows.append({"label": label, "page": page, "rois": "n/a", "contacts": "n/a",
+                         "models": "n/a", "rows": "no similarity table"})
+    return rows, tables
+
+
+def _objective_terms(mixed: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the objective terms (``C(objective)[T.x]`` ...); all but the intercept if none."""
+    terms = mixed["term"].astype(str)
+    keep = terms.str.contains("objective", case=False)
+    if not keep.any():
+        keep = terms != "Intercept"
+    return mixed[keep.to_numpy()]
+
+
+def _mixed_section(mixed, alpha):
+    from .figures import figure_data_uri, plot_estimates
+
+    if mixed is None or not {"term", "estimate"} <= set(mixed.columns):
+        return None
+    shown = _objective_terms(mixed)
+    p = shown["p_corrected"] if "p_corrected" in shown else shown.get("p_value")
+    significant = (p.astype(float) < alpha).to_numpy() if p is not None else \
+        np.zeros(len(shown), bool)
+    order = np.argsort(~significant, kind="stable")  # significant rows first
+    out = {"table": common.table(shown.iloc[order], _MIXED, highlight=significant[order]),
+           "n_rows": len(shown), "n_significant": int(significant.sum()), "figures": [],
+           "n_failed": int((~common.as_bool(mixed["converged"])).sum())
+           if "converged" in mixed else 0}
+    if {"window_start", "window_stop", "ci_low", "ci_high"} <= set(shown.columns):
+        families = shown["family"] if "family" in shown else pd.Series("all", index=shown.index)
+        for family in pd.unique(families.astype(str)):
+            try:
+                fig = plot_estimates(shown[(families.astype(str) == family).to_numpy()],
+                                     family=family, alpha=alpha)
+            except Exception as err:
+                logger.warning("report: estimate figure of %s failed (%s)", family, err)
+                fig = None
+            if fig is not None:
+                out["figures"].append({"family": family, "image": figure_data_uri(fig)})
+    return out
+
+
+def _patients_from_similarity(tables, transform="fisher"):
+    """The patient summary (family, subject, roi, objective, windows, mean) from similarity."""
+    if not tables:
+        return None
+    table = pd.concat(tables, ignore_index=True)
+    needed = {"subject", "roi", "model", "objective", "window_start", "window_stop", "value"}
+    if not needed <= set(table.columns):
+        return None
+    table = table[np.isfinite(table["value"].astype(float))]
+    if "family" not in table:
+        table = table.assign(family=np.where(table["objective"] == "categorical",
+                                             "categorical", "network"))
+    level = np.where(table["family"] == "categorical", table["model"], table["objective"])
+    value = table["value"].astype(float)
+    if transform == "fisher":
+        value = np.arctanh(np.clip(value, -0.999999, 0.999999))
+    table = table.assign(objective=level, _v=value)
+    keys = ["family", "subject", "roi", "objective", "window_start", "window_stop"]
+    return table.groupby(keys).agg(mean=("_v", "mean")).reset_index()
+
+
+def _contrasts(config, clusters):
+    names = []
+    if clusters is not None and "contrast" in clusters:
+        names += [str(c) for c in pd.unique(clusters["contrast"].dropna())]
+    for pair in getattr(getattr(config, "stats", None), "contrasts", None) or []:
+        names.append("-".join(pair))
+    return list(dict.fromkeys(names)) or ["identity-expression"]
+
+
+def _difference_section(patients, clusters, contrasts, alpha):
+    from .figures import figure_data_uri, plot_difference
+
+    items = []
+    for contrast in contrasts:
+        figure = None
+        if patients is not None and len(patients):
+            try:
+                figure = plot_difference(patients, clusters, contrast, alpha=alpha)
+            except Exception as err:
+                logger.warning("report: difference figure of %s failed (%s)", contrast, err)
+        items.append({"contrast": contrast, "image": figure_data_uri(figure) if figure else None})
+    return items
+
+
+def group_report(output_dir, *, task="faces", verbose=None) -> Path:
+    """Write the HTML report of the group from the group tables and the participants' results.
+
+    The page (``OUTPUT_DIR/group.html``) is self-contained (figures embedded as PNG, no network
+    needed). It links to each participant page present (``sub-<label>.html``) and shows the
+    mixed-model table of the objective terms (significant rows highlighted) with the estimates
+    over time per ROI, the difference of the contrasted objectives (e.g. identity minus
+    expression) over time per family and ROI with the clusters shaded, the cluster, onset and
+    model-comparison tables, a methods paragraph, the configuration and the software versions.
+    Missing tables give a short sentence instead of a section.
+
+    Parameters
+    ----------
+    output_dir : path-like
+        The derivatives root (the pipeline's ``OUTPUT_DIR``).
+    task : str
+        Task label of the derivative files.
+    verbose : bool | str | int | None
+        Logging level for this call (as in MNE); ``None`` keeps the current one.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The HTML file written (atomically).
+    """
+    with common.use_verbose(verbose):
+        output_dir = Path(output_dir)
+        files = group_files(output_dir, task=task)
+        tables = {kind: common.read_table(path) for kind, path in files.items()}
+        participants, similarities = _participants(output_dir, task)
+        sources = [files[k] for k in ("mixedlm", "clusters", "patients", "onsets")]
+        sources += [path for _, _, path in _similarity_files(output_dir, task)]
+        info = common.provenance(sources)
+        config = info["config"]
+        alpha = float(getattr(getattr(config, "stats", None), "alpha", 0.05) or 0.05)
+        patients = tables["patients"]
+        patients_source = "the patient summary table"
+        if patients is None or not {"subject", "objective", "mean"} <= set(patients.columns):
+            transform = getattr(getattr(config, "stats", None), "transform", "fisher")
+            patients = _patients_from_similarity(similarities, transform)
+            patients_source = "the participants' similarity tables"
+        clusters = tables["clusters"]
+        methods = None
+        if config is not None:
+            from .methods import methods_text
+
+            methods = methods_text(config, versions=info["versions"])
+        significant_clusters = None
+        if clusters is not None and "p_value" in clusters:
+            significant_clusters = (clusters["p_value"].astype(float) < alpha).to_numpy()
+        onsets = tables["onsets"]
+        html = common.render(
+            "group.html",
+            title=f"ieegrsa group report (task {task})",
+            task=task,
+            generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            version=common.ieegrsa_version(),
+            alpha=alpha,
+            missing=[p.name for k, p in files.items() if k != "comparison" and not p.is_file()],
+            participants=participants,
+            mixed=_mixed_section(tables["mixedlm"], alpha),
+            differences=_difference_section(patients, clusters, _contrasts(config, clusters),
+                                            alpha),
+            patients_source=patients_source if patients is not None else None,
+            clusters=common.table(clusters, _CLUSTERS, highlight=significant_clusters),
+            has_clusters_file=files["clusters"].is_file(),
+            onsets=common.table(onsets, _ONSETS),
+            comparison=common.table(tables["comparison"], _COMPARISON),
+            methods=methods.split("\n\n") if methods else None,
+            config_yaml=info["config_yaml"], config_source=info["source"],
+            versions=common.versions_rows(info["versions"]),
+        )
+        path = common.write_html(html, output_dir / "group.html")
+        logger.info("report: wrote %s", path)
+        return path

@@ -1,0 +1,262 @@
+"""The participant report: one self-contained HTML page per patient (and session)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import _common as common
+
+logger = logging.getLogger("ieegrsa")
+
+__all__ = ["participant_report", "participant_files"]
+
+_LOCALIZER = ["name", "roi", "atlas_label", "included", "n_face", "n_nonface", "mean_face",
+              "mean_nonface", "t", "p", "p_fdr", "d_prime", "face_selective"]
+_EXCLUDED = ["name", "type", "group", "atlas_label", "roi", "status", "exclusion_reason"]
+
+
+def participant_files(output_dir, subject, *, task="faces", session=None) -> dict[str, Path]:
+    """Paths of a participant's derivative files (whether or not they exist), by kind.
+
+    Parameters
+    ----------
+    output_dir : path-like
+        The derivatives root.
+    subject : str
+        Participant label (without ``sub-``).
+    task : str
+    session : str | None
+
+    Returns
+    -------
+    files : dict
+        ``contacts``, ``preprocessing``, ``glassbrain``, ``neural_rdms``, ``model_rdms``,
+        ``similarity``, ``noiseceiling`` -> path.
+    """
+    subject = str(subject).removeprefix("sub-")
+    folder = Path(output_dir) / f"sub-{subject}"
+    if session:
+        session = str(session).removeprefix("ses-")
+        folder = folder / f"ses-{session}"
+    folder = folder / "ieeg"
+    prefix = f"sub-{subject}" + (f"_ses-{session}" if session else "") + f"_task-{task}"
+    return {
+        "contacts": folder / f"{prefix}_desc-contacts_electrodes.tsv",
+        "preprocessing": folder / f"{prefix}_desc-preprocessing_channels.tsv",
+        "glassbrain": folder / f"{prefix}_desc-contacts_glassbrain.png",
+        "neural_rdms": folder / f"{prefix}_desc-neural_rdms.npz",
+        "model_rdms": folder / f"{prefix}_desc-models_rdms.npz",
+        "similarity": folder / f"{prefix}_desc-similarity_rsa.tsv",
+        "noiseceiling": folder / f"{prefix}_desc-noiseceiling_rsa.tsv",
+    }
+
+
+def _load_rdms(path):
+    path = Path(path)
+    if not path.is_file() or not path.with_suffix(".json").is_file():
+        return None
+    from ..rsa import load_rdms
+
+    try:
+        return load_rdms(path)
+    except Exception as err:
+        logger.warning("report: could not read %s (%s)", path, err)
+        return None
+
+
+def _roi_names(config, *tables) -> list[str]:
+    names = list(getattr(getattr(config, "anatomy", None), "rois", None) or [])
+    for frame in tables:
+        if frame is not None and "roi" in frame:
+            names += [str(r) for r in pd.unique(frame["roi"].dropna())]
+    return list(dict.fromkeys(names))
+
+
+def _contacts_section(contacts, preprocessing, rois):
+    """Counts per ROI, excluded contacts and channels, the localizer table."""
+    out = {"n_contacts": 0, "n_included": 0, "roi_counts": None, "excluded": None,
+           "dropped_channels": None, "localizer": None, "localizer_note": None}
+    if contacts is not None:
+        included = common.as_bool(contacts.get("included", pd.Series(True, index=contacts.index)))
+        selective = common.as_bool(contacts.get("face_selective",
+                                                pd.Series(False, index=contacts.index)))
+        roi = contacts.get("roi", pd.Series(np.nan, index=contacts.index))
+        out["n_contacts"], out["n_included"] = len(contacts), int(included.sum())
+        counts = pd.DataFrame({
+            "roi": rois,
+            "contacts": [int((roi.astype(str) == r).sum()) for r in rois],
+            "included": [int(((roi.astype(str) == r) & included).sum()) for r in rois],
+            "face_selective": [int(((roi.astype(str) == r) & included & selective).sum())
+                               for r in rois],
+        })
+        out["roi_counts"] = common.table(counts, highlight=counts["included"] == 0)
+        excluded = contacts[~included.to_numpy()]
+        if "exclusion_reason" in excluded:
+            excluded = excluded.assign(exclusion_reason=excluded["exclusion_reason"].fillna(
+                "not given"))
+        out["excluded"] = common.table(excluded, _EXCLUDED)
+        localizer_columns = [c for c in ("t", "p", "p_fdr", "d_prime") if c in contacts]
+        ran = bool(localizer_columns) and contacts[localizer_columns].notna().any().any()
+        if ran:
+            shown = contacts.assign(included=included, face_selective=selective)
+            shown = shown.sort_values("t", ascending=False, na_position="last") \
+                if "t" in shown else shown
+            out["localizer"] = common.table(shown, _LOCALIZER,
+                                            highlight=shown["face_selective"].to_numpy())
+            out["n_selective"] = int(selective.sum())
+        else:
+            out["localizer_note"] = ("The face-selectivity localizer did not run for this "
+                                     "participant (no non-face images, or localizer: off).")
+    if preprocessing is not None and "included" in preprocessing:
+        keep = common.as_bool(preprocessing["included"])
+        dropped = preprocessing[~keep.to_numpy()]
+        if "reason" in dropped:
+            dropped = dropped.assign(reason=dropped["reason"].fillna("not given"))
+        out["dropped_channels"] = common.table(dropped, ["name", "kind", "type", "group",
+                                                         "reason"])
+    return out
+
+
+def _rdm_section(neural, models, rois):
+    from .figures import figure_data_uri, plot_rdms
+
+    items = []
+    for roi in rois:
+        figure = None
+        if neural is not None:
+            try:
+                figure = plot_rdms(neural, roi, models)
+            except Exception as err:  # one bad panel should not lose the page
+                logger.warning("report: RDM figure of ROI %s failed (%s)", roi, err)
+        items.append({"roi": roi, "image": figure_data_uri(figure) if figure else None})
+    return items
+
+
+def _timecourse_section(similarity, noise, rois):
+    from .figures import figure_data_uri, plot_timecourses
+
+    items = []
+    for roi in rois:
+        figure = None
+        if similarity is not None and {"roi", "value", "model"} <= set(similarity.columns):
+            try:
+                figure = plot_timecourses(similarity, roi, noise)
+            except Exception as err:
+                logger.warning("report: time-course figure of ROI %s failed (%s)", roi, err)
+        items.append({"roi": roi, "image": figure_data_uri(figure) if figure else None})
+    return items
+
+
+def _peaks(similarity):
+    """Per ROI pattern and model: the peak similarity, its window and its p_fwe."""
+    if similarity is None or not {"roi", "model", "value"} <= set(similarity.columns):
+        return None
+    rows = similarity[np.isfinite(similarity["value"])]
+    if "pattern" in rows:
+        rows = rows[rows["pattern"].astype(str) == "roi"]
+    if rows.empty:
+        return None
+    if "p_fwe" not in rows:
+        rows = rows.assign(p_fwe=np.nan)
+    mean = (rows.groupby(["roi", "model", "window_start", "window_stop"], dropna=False)
+            .agg(value=("value", "mean"), p_fwe=("p_fwe", "min")).reset_index())
+    peaks = mean.loc[mean.groupby(["roi", "model"])["value"].idxmax()]
+    return common.table(peaks, ["roi", "model", "window_start", "window_stop", "value",
+                                "p_fwe"], highlight=(peaks["p_fwe"] < 0.05).to_numpy(),
+                        labels={"value": "peak value", "p_fwe": "p (FWE)"})
+
+
+def participant_report(output_dir, subject, *, task="faces", session=None,
+                       verbose=None) -> Path:
+    """Write the HTML report of one participant from its derivative files.
+
+    The page (``OUTPUT_DIR/sub-<label>.html``, or ``sub-<label>_ses-<label>.html`` with a
+    session) is self-contained: figures are embedded as PNG, nothing is loaded from the network.
+    It shows the contacts by ROI (glass brain), the exclusions and their reasons, the localizer
+    results, the neural RDMs of each ROI at a few windows beside the model RDMs, the similarity
+    time courses with permutation significance and noise ceiling, a methods paragraph, the
+    configuration and the software versions. A missing file or an empty piece gives a short
+    sentence instead of a section.
+
+    Parameters
+    ----------
+    output_dir : path-like
+        The derivatives root (the pipeline's ``OUTPUT_DIR``).
+    subject : str
+        Participant label (with or without ``sub-``).
+    task : str
+        Task label of the derivative files.
+    session : str | None
+        Session label.
+    verbose : bool | str | int | None
+        Logging level for this call (as in MNE); ``None`` keeps the current one.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The HTML file written (atomically).
+    """
+    with common.use_verbose(verbose):
+        subject = str(subject).removeprefix("sub-")
+        session = str(session).removeprefix("ses-") if session else None
+        output_dir = Path(output_dir)
+        files = participant_files(output_dir, subject, task=task, session=session)
+        contacts = common.read_table(files["contacts"])
+        preprocessing = common.read_table(files["preprocessing"])
+        similarity = common.read_table(files["similarity"])
+        noise = common.read_table(files["noiseceiling"])
+        neural = _load_rdms(files["neural_rdms"])
+        models = _load_rdms(files["model_rdms"])
+        info = common.provenance([files[k] for k in ("similarity", "contacts", "preprocessing",
+                                                     "noiseceiling")])
+        config = info["config"]
+        rois = _roi_names(config, contacts, similarity)
+        methods = None
+        if config is not None:
+            from .methods import methods_text
+
+            methods = methods_text(config, versions=info["versions"])
+        name = f"sub-{subject}" + (f"_ses-{session}" if session else "")
+        html = common.render(
+            "participant.html",
+            title=f"ieegrsa report: {name} (task {task})",
+            subject=subject, session=session, task=task,
+            generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            version=common.ieegrsa_version(),
+            missing=[p.name for k, p in files.items() if not p.is_file()],
+            glassbrain=common.png_data_uri(files["glassbrain"]),
+            contacts=_contacts_section(contacts, preprocessing, rois),
+            has_contacts=contacts is not None,
+            rois=rois,
+            rdms=_rdm_section(neural, models, rois),
+            has_rdms=neural is not None,
+            models=_model_list(models),
+            timecourses=_timecourse_section(similarity, noise, rois),
+            has_similarity=similarity is not None,
+            peaks=_peaks(similarity),
+            methods=methods.split("\n\n") if methods else None,
+            config_yaml=info["config_yaml"], config_source=info["source"],
+            versions=common.versions_rows(info["versions"]),
+            group_link="group.html" if (output_dir / "group.html").is_file() else None,
+        )
+        path = common.write_html(html, output_dir / f"{name}.html")
+        logger.info("report: wrote %s", path)
+        return path
+
+
+def _model_list(models):
+    if models is None:
+        return None
+    desc = models.descriptors
+    if "model" not in desc:
+        return None
+    frame = desc.assign(n=1).groupby("model", sort=False).agg(
+        objective=("objective", "first") if "objective" in desc else ("n", "size"),
+        rdms=("n", "size")).reset_index()
+    return common.table(frame, ["model", "objective", "rdms"],
+                        labels={"rdms": "RDMs (layers × instances)"})
