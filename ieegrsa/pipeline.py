@@ -65,6 +65,33 @@ CONTACT_COLUMNS = {
     "exclusion_reason": "Why it does not (n/a when included).",
 }
 
+#: Descriptions of further contact-table columns (they do not change the column order).
+_MORE_CONTACT_COLUMNS = {
+    "contact_a": "The contact itself, or the first contact of a bipolar pair.",
+    "contact_b": "The second contact of a bipolar pair (n/a for a monopolar channel).",
+    "reference": "Re-referencing scheme of the channel (preprocessing.reference).",
+    "size": {"Description": "Contact surface area, from electrodes.tsv.", "Units": "mm^2"},
+    "material": "Contact material, from electrodes.tsv.",
+    "manufacturer": "Electrode manufacturer, from electrodes.tsv.",
+    "electrode_type": "Electrode type (depth, strip, grid), from electrodes.tsv.",
+}
+
+#: Descriptions of the preprocessing report's columns (``desc-preprocessing_channels.tsv``).
+PREPROCESSING_COLUMNS = {
+    "name": "Contact (one row per recording contact) or derived channel (bipolar 'A-B').",
+    "kind": "contact or bipolar.",
+    "type": "Channel type (seeg or ecog).",
+    "group": "Shaft or strip.",
+    "included": "Whether its data reach the epochs.",
+    "reason": "Why not (empty when included).",
+    "channels": "The epochs' channels it feeds, ';'-separated.",
+    "n_epochs": "Trials in the epochs.",
+    "n_outliers": "Trials that were outliers on this channel, out of the trials inside the "
+                  "recording (n/a for contacts of bipolar channels).",
+    "n_nan": "Kept trials whose data on this channel were set to NaN (n/a for contacts of "
+             "bipolar channels).",
+}
+
 _WINDOW = {
     "window_start": {"Description": "Start of the time window, from image onset.", "Units": "s"},
     "window_stop": {"Description": "End of the time window, from image onset.", "Units": "s"},
@@ -219,7 +246,7 @@ def run_participant(bids_root, output_dir, subject, config=None, *, session=None
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    from .anatomy import localize, plot_contacts
+    from .anatomy import describe_columns, localize, plot_contacts
     from .models import configured_model_rdms
     from .preprocessing import preprocess
     from .rsa import neural_rdms
@@ -247,11 +274,14 @@ def run_participant(bids_root, output_dir, subject, config=None, *, session=None
     outputs = {}
     columns = [c for c in CONTACT_COLUMNS if c in contacts.columns]
     columns += [c for c in contacts.columns if c not in columns]
+    # every column described: per-atlas labels, ROI distances ... come from describe_columns
+    described = {**describe_columns(contacts), **_MORE_CONTACT_COLUMNS, **CONTACT_COLUMNS}
     outputs["contacts"] = write_tsv(contacts[columns], paths["contacts"],
-                                    columns=CONTACT_COLUMNS, extra=provenance)
+                                    columns=described, extra=provenance)
     outputs["preprocessing"] = write_tsv(
         channel_report, paths["preprocessing"],
-        columns={c: c.replace("_", " ") for c in channel_report.columns}, extra=provenance)
+        columns={c: PREPROCESSING_COLUMNS.get(c, c.replace("_", " "))
+                 for c in channel_report.columns}, extra=provenance)
     figure = plot_contacts(contacts, title=f"sub-{recording.subject}: contacts by ROI")
     with atomic_path(paths["figure"]) as tmp:
         figure.savefig(tmp, dpi=100, format="png")
@@ -327,6 +357,9 @@ def _participant_job(bids_root, output_dir, subject, config, kwargs) -> dict:
         return {"subject": subject, "status": outputs["status"], "error": None}
     except IeegrsaError as err:
         return {"subject": subject, "status": "failed", "error": str(err)}
+    except Exception as err:  # a bug: the other participants go on, the traceback is logged
+        logger.exception("sub-%s crashed", subject)
+        return {"subject": subject, "status": "crashed", "error": f"{type(err).__name__}: {err}"}
 
 
 def run_participants(bids_root, output_dir, subjects=None, config=None, *, n_jobs=None,
@@ -352,8 +385,9 @@ def run_participants(bids_root, output_dir, subjects=None, config=None, *, n_job
     Returns
     -------
     pandas.DataFrame
-        One row per participant: ``subject``, ``status`` (done, skipped, failed), ``error``.
-        A failed participant does not stop the others.
+        One row per participant: ``subject``, ``status`` (done, skipped, failed: bad input,
+        crashed: an unexpected error, logged with its traceback), ``error``. A failed or
+        crashed participant does not stop the others.
     """
     import sys
 
@@ -452,8 +486,9 @@ def run_group(output_dir, config=None, *, report=True, n_jobs=None) -> dict:
                               n_jobs=config.n_jobs if n_jobs is None else n_jobs)
     folder = output_dir / "group"
     # written aside and swapped in whole: no mix of old and new tables, no half folder
+    for stale in output_dir.glob(".group.*.part"):  # left by an interrupted group level
+        shutil.rmtree(stale, ignore_errors=True)
     staging = output_dir / f".group.{os.getpid()}.part"
-    shutil.rmtree(staging, ignore_errors=True)
     written = []
     for kind in GROUP_TABLES:
         table = tables.get(kind)
