@@ -24,7 +24,7 @@ _LAZY = {
 }
 _SUBMODULES = {
     "bids", "config", "errors", "simulate", "cli", "preprocessing", "anatomy", "rsa", "models",
-    "stats", "report", "pipeline",
+    "stats", "report", "pipeline", "probing",
 }
 
 __all__ = sorted(list(_LAZY) + list(_SUBMODULES) + ["__version__"])

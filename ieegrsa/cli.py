@@ -12,6 +12,8 @@ Utility sub-commands beside it:
 - ``ieegrsa demo OUT_DIR``: simulate the ``tiny`` dataset and run the pipeline on it.
 - ``ieegrsa check BIDS_DIR``: load every recording as the pipeline would and summarise it.
 - ``ieegrsa validate-config FILE``: check a configuration file and print it resolved.
+- ``ieegrsa probe STIMULI OUT_DIR --network NAME``: probe a network and its controls
+  (transfer readouts, expression-selective units, congruence, categorical perception).
 - ``ieegrsa models list`` / ``ieegrsa models layers NAME``: the feature extractors (built-in,
   torchvision and plugins) and the layers of one of them.
 
@@ -33,7 +35,7 @@ from .errors import IeegrsaError
 logger = logging.getLogger("ieegrsa")
 
 EXIT_BAD_INPUT = 2
-SUBCOMMANDS = ("simulate", "demo", "check", "validate-config", "models")
+SUBCOMMANDS = ("simulate", "demo", "check", "validate-config", "models", "probe")
 
 
 def main(argv=None) -> int:
@@ -107,10 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``ieegrsa`` command (all sub-commands)."""
     parser = argparse.ArgumentParser(
         prog="ieegrsa",
-        usage="ieegrsa BIDS_DIR OUTPUT_DIR {participant,group} [options]\n"
-              "       ieegrsa COMMAND ...",
         description="Representational similarity analysis of face-viewing intracranial EEG "
-        "(sEEG/ECoG) against identity- and expression-trained deep networks, on a BIDS dataset.",
+        "(sEEG/ECoG) against identity- and expression-trained deep networks, on a BIDS dataset."
+        "\n\nThe analysis: ieegrsa BIDS_DIR OUTPUT_DIR {participant,group} [options] (below). "
+        "Utilities: ieegrsa COMMAND ...",
         epilog="The analysis itself: " + build_app_parser().format_help().split("\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -190,6 +192,53 @@ def build_parser() -> argparse.ArgumentParser:
     layers.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="extractor option, e.g. num_classes=7 (repeatable)")
     layers.set_defaults(func=_cmd_models_layers)
+
+    probe = commands.add_parser(
+        "probe", parents=[common], help="probe what a network learned about faces",
+        description="Analyses of a network itself, for the trained weights and for controls "
+        "of the same architecture: linear readouts of expression (identities held out) and "
+        "identity (expressions held out) per layer, expression-selective units (two-way ANOVA "
+        "per unit), congruence of identity and expression directions (Tucker's phi), and "
+        "categorical perception along morph continua. Writes TSV tables with JSON sidecars and "
+        "an HTML report to OUT_DIR.",
+    )
+    probe.add_argument("stimuli", type=Path,
+                       help="TSV/CSV of face images: stim_file (relative to the table), "
+                       "identity, expression")
+    probe.add_argument("out_dir", type=Path, help="folder for the tables and the report")
+    probe.add_argument("--network", required=True,
+                       help="extractor name (see `ieegrsa models list`)")
+    probe.add_argument("--weights", default="random",
+                       help="weights of the trained instance: a file or a name the extractor "
+                       "knows (dlib, fer2013, IMAGENET1K_V1 ...); default random")
+    probe.add_argument("--layers", nargs="+", default=None,
+                       help="layers (default: the extractor's default set)")
+    probe.add_argument("--control", nargs="+", default=["untrained"],
+                       choices=["untrained", "object", "none"],
+                       help="control instances: untrained (seeded random init) and/or object "
+                       "(needs --object-weights); none for no control")
+    probe.add_argument("--object-weights", default=None, metavar="FILE",
+                       help="weights of an object-trained instance of the same architecture")
+    probe.add_argument("--morphs", type=Path, default=None, metavar="TABLE_OR_DIR",
+                       help="morph continuum: a table with stim_file, identity, level, or a "
+                       "folder of ID-feXX-haYY images")
+    probe.add_argument("--human-confusion", type=Path, default=None, metavar="CSV",
+                       help="human confusion matrix over the expressions (first column: true "
+                       "class; header: predicted classes)")
+    probe.add_argument("--analyses", nargs="+", default=None,
+                       choices=["readouts", "units", "congruence", "morphs"],
+                       help="analyses to run (default: all)")
+    probe.add_argument("--n-permutations", type=int, default=100, metavar="N",
+                       help="permutations of every test (default 100)")
+    probe.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    probe.add_argument("--C", type=float, default=1.0, dest="C",
+                       help="inverse L2 penalty of the readouts (default 1)")
+    probe.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                       help="extractor option, e.g. num_classes=7 (repeatable)")
+    probe.add_argument("--cache-dir", default="auto",
+                       help="feature cache (default: $IEEGRSA_CACHE or ~/.cache/ieegrsa)")
+    probe.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    probe.set_defaults(func=_cmd_probe)
     return parser
 
 
@@ -268,10 +317,12 @@ def _cmd_app(args) -> int:
     )
     for row in results.itertuples():
         print(f"sub-{row.subject}: {row.status}")
-    failed = results[results["status"] == "failed"]
+    failed = results[results["status"].isin(["failed", "crashed"])]
     for row in failed.itertuples():
         print(f"ieegrsa: error: sub-{row.subject}: {row.error}", file=sys.stderr)
     print(f"Derivatives: {output_dir}")
+    if (results["status"] == "crashed").any():
+        return 1  # a bug, not bad input
     return EXIT_BAD_INPUT if len(failed) else 0
 
 
@@ -345,19 +396,41 @@ def _cmd_models_list(args) -> int:
     return 0
 
 
-def _cmd_models_layers(args) -> int:
+def _options(items) -> dict:
+    """``KEY=VALUE`` options, values typed as YAML reads them (numbers, booleans)."""
     import yaml
 
-    from .models import get_extractor
-
     options = {}
-    for item in args.option:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise IeegrsaError("an option must be KEY=VALUE", field="--option", found=item,
                                fix="write e.g. --option num_classes=7")
-        options[key] = yaml.safe_load(value)  # numbers and booleans typed as in the config
-    extractor = get_extractor(args.name, **options)
+        options[key] = yaml.safe_load(value)
+    return options
+
+
+def _cmd_probe(args) -> int:
+    from .probing.probe import ANALYSES, probe, write_probe
+
+    controls = [c for c in args.control if c != "none"]
+    result = probe(args.network, args.stimuli, weights=args.weights, layers=args.layers,
+                   controls=controls, object_weights=args.object_weights, morphs=args.morphs,
+                   human_confusion=args.human_confusion,
+                   analyses=args.analyses or ANALYSES, n_permutations=args.n_permutations,
+                   seed=args.seed, C=args.C, cache_dir=args.cache_dir,
+                   options=_options(args.option), device=args.device,
+                   verbose=True if args.verbose else None)
+    written = write_probe(result, args.out_dir)
+    for kind, path in written.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def _cmd_models_layers(args) -> int:
+    from .models import get_extractor
+
+    extractor = get_extractor(args.name, **_options(args.option))
     defaults = set(extractor.default_layers())
     for layer in extractor.layers():
         print(f"{'*' if layer in defaults else ' '} {layer}")

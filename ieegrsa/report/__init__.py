@@ -22,6 +22,7 @@ _LAZY = {
     "participant_report": "participant",
     "group_report": "group",
     "methods_text": "methods",
+    "probe_report": "probe",
 }
 
 __all__ = sorted(_LAZY)
