@@ -155,8 +155,8 @@ def test_readout_rejects_bad_input():
     with pytest.raises(DataError, match="at least two groups"):
         transfer_readout(X, expression, np.zeros(24))
     with pytest.raises(DataError, match="2-D"):
-        transfer_readout({"x": X[:, :, None]}, expression, identity)
-    with pytest.raises(DataError, match="different numbers of images"):
+        transfer_readout({"x": X[:, 0]}, expression, identity)
+    with pytest.raises(DataError, match="same number of images"):
         transfer_readout({"x": X, "y": X[:-1]}, expression, identity)
     with pytest.raises(DataError, match="single class"):
         transfer_readout(X, expression, expression)

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .readouts import _as_labels, _as_layers, label_permutations, readout_pipeline
+from ._inputs import as_layers, label_codes
+from .readouts import label_permutations, readout_pipeline
 
 __all__ = ["CongruenceResult", "tucker_congruence", "subspace_congruence"]
 
@@ -189,10 +190,10 @@ def subspace_congruence(features, identity, expression, *, method="lda", n_permu
     if alternative not in ("two-sided", "greater", "less"):
         raise DataError("unknown alternative", field="alternative", found=alternative,
                         fix="use 'two-sided', 'greater' or 'less'")
-    layers = _as_layers(features)
+    layers = as_layers(features)
     n_images = next(iter(layers.values())).shape[0]
-    ids, id_classes = _as_labels(identity, n_images, "identity")
-    exprs, expr_classes = _as_labels(expression, n_images, "expression")
+    ids, id_classes = label_codes(identity, n_images, "identity")
+    exprs, expr_classes = label_codes(expression, n_images, "expression")
     for name, classes in (("identity", id_classes), ("expression", expr_classes)):
         if len(classes) < 2:
             raise DataError(f"{name} needs at least two classes", field=name, found=classes)

@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from ..errors import DataError
-from .units import as_labels, as_layers
+from ._inputs import as_labels, as_layers
 
 __all__ = [
     "LogisticFit", "CPResult", "parse_morph_names", "identification_curve", "logistic",

@@ -150,7 +150,7 @@ def morph_identification(features, levels, groups, *, C: float = 1.0) -> pd.Data
     pandas.DataFrame
         One row per layer × image: ``layer``, ``image`` (row index), ``group``, ``level``, ``p``.
     """
-    from .units import as_layers
+    from ._inputs import as_layers
 
     levels = np.asarray(levels, dtype=float)
     groups = np.asarray(groups)

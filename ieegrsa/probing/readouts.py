@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ._inputs import as_layers, label_codes
 
 __all__ = [
     "ReadoutResult",
@@ -79,50 +80,6 @@ class ReadoutResult:
 
 
 # --- validation ------------------------------------------------------------------------------
-
-def _as_layers(features) -> dict[str, np.ndarray]:
-    """``{layer: float64 (n_images, n_units)}`` from a mapping or one 2-D array."""
-    if isinstance(features, np.ndarray) or not hasattr(features, "items"):
-        features = {"features": features}
-    if not features:
-        raise DataError("no layers given", field="features", found="{}",
-                        fix="pass {layer: array (n_images, n_units)} or one 2-D array")
-    layers, n_images = {}, None
-    for name, values in features.items():
-        array = np.asarray(values, dtype=np.float64)
-        if array.ndim != 2 or array.shape[1] == 0:
-            raise DataError("features must be 2-D (n_images, n_units)", field=f"features[{name}]",
-                            found=f"shape {array.shape}", fix="flatten each image's units")
-        if n_images is not None and array.shape[0] != n_images:
-            raise DataError("layers have different numbers of images", field=f"features[{name}]",
-                            found=f"{array.shape[0]} rows, not {n_images}",
-                            fix="extract every layer from the same images")
-        if not np.isfinite(array).all():
-            raise DataError("features hold NaN or infinite values", field=f"features[{name}]",
-                            found=f"{int((~np.isfinite(array)).sum())} bad values",
-                            fix="drop or impute them before the readout")
-        n_images = array.shape[0]
-        layers[str(name)] = array
-    return layers
-
-
-def _as_labels(values, n_images: int, name: str) -> tuple[np.ndarray, list]:
-    """Integer codes (order of first appearance) and the class list of a 1-D label vector."""
-    if np.ndim(values) != 1:
-        raise DataError(f"{name} must be 1-D, one label per image", field=name,
-                        found=f"shape {np.shape(values)}")
-    series = pd.Series(np.asarray(values, dtype=object))
-    if len(series) != n_images:
-        raise DataError(f"{name} has one label per image", field=name,
-                        found=f"{len(series)} labels for {n_images} images",
-                        fix="give labels in the row order of the features")
-    if series.isna().any():
-        raise DataError(f"{name} has missing labels", field=name,
-                        found=f"{int(series.isna().sum())} missing",
-                        fix="drop those images from the features and labels")
-    codes, classes = pd.factorize(series, sort=False)
-    return codes.astype(np.intp), list(classes)
-
 
 def _default_components(n_train: int, n_units: int, max_components) -> int:
     k = min(n_train - 1, n_units)
@@ -331,10 +288,10 @@ def transfer_readout(features, labels, groups, *, C=1.0, max_components=None,
     from sklearn.metrics import balanced_accuracy_score, confusion_matrix
     from sklearn.model_selection import LeaveOneGroupOut
 
-    layers = _as_layers(features)
+    layers = as_layers(features)
     n_images = next(iter(layers.values())).shape[0]
-    y, classes = _as_labels(labels, n_images, "labels")
-    g, group_names = _as_labels(groups, n_images, "groups")
+    y, classes = label_codes(labels, n_images, "labels")
+    g, group_names = label_codes(groups, n_images, "groups")
     if len(classes) < 2:
         raise DataError("a readout needs at least two classes", field="labels", found=classes)
     if len(group_names) < 2:

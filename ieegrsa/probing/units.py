@@ -22,7 +22,6 @@ the preferred expression is the one with the highest mean response.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError
+from ._inputs import as_labels, as_layers
 
 __all__ = ["UnitResult", "selective_units"]
 
@@ -141,50 +141,6 @@ def selective_units(features, expression, identity, *, alpha: float = 0.05,
         rows.append(row)
     return UnitResult(table=pd.DataFrame(rows), units=pd.concat(unit_tables, ignore_index=True),
                       means=means, alpha=alpha, correction=correction)
-
-
-def as_layers(features) -> dict:
-    """``features`` as ``{layer: float64 array (n_images, n_units)}``, validated.
-
-    A 2-D array becomes one layer named ``"features"``; higher-dimensional layers are flattened
-    per image.
-    """
-    if isinstance(features, Mapping):
-        items = list(features.items())
-    else:
-        items = [("features", features)]
-    if not items:
-        raise DataError("no layers given", field="features", found="an empty mapping",
-                        fix="pass {layer: array (n_images, n_units)} or a 2-D array")
-    layers, n = {}, None
-    for name, values in items:
-        X = np.asarray(values, dtype=float)
-        if X.ndim == 1 or X.ndim == 0:
-            raise DataError("a layer must be a 2-D array (n_images, n_units)",
-                            field=f"features[{name!r}]", found=f"shape {X.shape}")
-        X = X.reshape(X.shape[0], -1)
-        if n is not None and X.shape[0] != n:
-            raise DataError("all layers must have the same number of images",
-                            field=f"features[{name!r}]", found=f"{X.shape[0]} rows, not {n}")
-        if not np.isfinite(X).all():
-            raise DataError("features contain NaN or infinite values",
-                            field=f"features[{name!r}]", found=f"{(~np.isfinite(X)).sum()} values",
-                            fix="remove those images or units first")
-        n = X.shape[0]
-        layers[str(name)] = X
-    return layers
-
-
-def as_labels(values, n_images: int, name: str) -> np.ndarray:
-    """A 1-D object array of ``n_images`` labels, validated."""
-    labels = np.asarray(values, dtype=object)
-    if labels.ndim != 1 or labels.shape[0] != n_images:
-        raise DataError(f"{name} must have one label per image", field=name,
-                        found=f"shape {labels.shape} for {n_images} images")
-    if pd.isna(labels).any():
-        raise DataError(f"{name} has missing labels", field=name,
-                        found=f"{int(pd.isna(labels).sum())} missing")
-    return labels
 
 
 class _Design:
