@@ -273,8 +273,10 @@ def test_crash_in_fresh_folder_leaves_nothing_for_group(app_run, config_file, tm
     out = tmp_path / "derivatives"
     with monkeypatch.context() as patch:
         patch.setattr(ieegrsa.rsa.similarity, "similarity_table", crash)
-        with pytest.raises(RuntimeError, match="simulated crash"):
-            run_participants(app_run["bids"], out, ["02"], config_file, n_jobs=1)
+        # a bug in one participant is reported (traceback logged), the others go on
+        results = run_participants(app_run["bids"], out, ["02"], config_file, n_jobs=1)
+    assert results["status"].tolist() == ["crashed"]
+    assert results["error"].iloc[0] == "RuntimeError: simulated crash"
     assert (out / "sub-02" / "ieeg" / "sub-02_task-faces_desc-contacts_electrodes.tsv").is_file()
     assert not similarity_path(out, "02").exists()
     assert not provenance_path(out, "02").exists()
