@@ -204,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     probe.add_argument("stimuli", type=Path,
                        help="TSV/CSV of face images: stim_file (relative to the table), "
-                       "identity, expression")
+                       "identity, expression; optional face crops: box_x0, box_y0, box_x1, "
+                       "box_y1 (pixels) or landmarks (a landmark file per image)")
     probe.add_argument("out_dir", type=Path, help="folder for the tables and the report")
     probe.add_argument("--network", required=True,
                        help="extractor name (see `ieegrsa models list`)")

@@ -397,7 +397,13 @@ def run_participants(bids_root, output_dir, subjects=None, config=None, *, n_job
     from .bids import list_subjects
 
     config = load_config(config)
-    subjects = list(subjects) if subjects else list_subjects(bids_root)
+    available = list_subjects(bids_root)
+    subjects = list(subjects) if subjects else available
+    unknown = [s for s in subjects if s not in available]
+    if unknown:  # before anything is written to the output folder
+        raise DataError("no such participant in the dataset", file=bids_root,
+                        field="--participant-label", found=", ".join(map(repr, unknown)),
+                        fix=f"choose among {', '.join(available[:20]) or 'none'}")
     n_jobs = config.n_jobs if n_jobs is None else n_jobs
     output_dir = Path(output_dir)
     write_dataset_description(output_dir, source_dataset=bids_root, config=config)

@@ -393,6 +393,7 @@ def test_output_dir_is_bids_dir(tiny_dataset, capsys):
 def test_unknown_participant_label(tiny_dataset, tmp_path, capsys):
     assert_one_error(capsys, [tiny_dataset, tmp_path / "out", "participant",
                               "--participant-label", "sub-99"], "'99'", "01, 02")
+    assert not (tmp_path / "out").exists()  # checked before anything is written
 
 
 def test_group_before_participant(tiny_dataset, tmp_path, capsys):

@@ -44,6 +44,35 @@ def test_read_stimuli_errors_name_the_problem(tmp_path):
         read_stimuli(table)
 
 
+def test_crop_columns_reach_the_feature_extractor(tmp_path):
+    from ieegrsa.probing.probe import crop_arguments, probe
+
+    rng = np.random.default_rng(2)
+    rows = []
+    for identity in range(3):
+        for expression in ("neutral", "happy"):
+            path = tmp_path / f"{identity}_{expression}.png"
+            Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(path)
+            rows.append({"stim_file": path.name, "identity": str(identity),
+                         "expression": expression, "box_x0": 0, "box_y0": 0, "box_x1": 20,
+                         "box_y1": 20})
+    table = pd.DataFrame(rows)
+    assert crop_arguments(table)["boxes"].shape == (6, 4)
+    assert crop_arguments(table.drop(columns="box_x0")) == {}
+    path = tmp_path / "faces.tsv"
+    table.to_csv(path, sep="\t", index=False)
+    kwargs = dict(layers=["fc"], controls=(), analyses=("readouts",), n_permutations=0)
+    cropped = probe("resnet18", path, **kwargs)
+    whole_table = table[["stim_file", "identity", "expression"]].assign(
+        stim_file=[str(tmp_path / f) for f in table.stim_file])
+    whole = probe("resnet18", whole_table, **kwargs)
+    assert cropped.settings["crop"] == "boxes" and whole.settings["crop"] == "none"
+    table["box_x1"] = table["box_x1"].astype(object)
+    table.loc[0, "box_x1"] = "wide"
+    with pytest.raises(DataError, match="numbers"):
+        crop_arguments(table)
+
+
 def test_probe_cli_bad_input_is_exit_2(tmp_path, capsys):
     status = main(["probe", str(tmp_path / "none.tsv"), str(tmp_path / "out"),
                    "--network", "resnet18"])

@@ -102,6 +102,13 @@ def read_stimuli(source, *, columns=("identity", "expression")) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``stim_file`` as absolute paths, plus the table's other columns.
+
+    Notes
+    -----
+    Optional face crops, applied before each network's input conversion: columns ``box_x0``,
+    ``box_y0``, ``box_x1``, ``box_y1`` (pixels of the original image), or ``landmarks`` (a
+    landmark file per image, relative to the table; the crop is the landmarks' bounding box
+    widened by 25 %; see :class:`ieegrsa.models.images.ImageSet`).
     """
     if isinstance(source, pd.DataFrame):
         table, root = source.copy(), Path.cwd()
@@ -126,6 +133,9 @@ def read_stimuli(source, *, columns=("identity", "expression")) -> pd.DataFrame:
             source, pd.DataFrame) else source, field=", ".join(missing),
             found=f"columns {list(table.columns)}",
             fix="add them (stim_file is the image path relative to the table)")
+    if "landmarks" in table.columns:  # landmark files, relative like the images
+        table["landmarks"] = [str(Path(f) if Path(f).is_absolute() else root / f)
+                              for f in table["landmarks"]]
     files = [Path(f) if Path(f).is_absolute() else root / f for f in table["stim_file"]]
     absent = [str(f) for f in files if not f.is_file()]
     if absent:
@@ -174,6 +184,23 @@ def morph_identification(features, levels, groups, *, C: float = 1.0) -> pd.Data
     return pd.concat(rows, ignore_index=True)
 
 
+BOX_COLUMNS = ("box_x0", "box_y0", "box_x1", "box_y1")
+
+
+def crop_arguments(table: pd.DataFrame) -> dict:
+    """``boxes=`` or ``landmarks=`` for :func:`~ieegrsa.models.extract_features`, from a table."""
+    if all(c in table.columns for c in BOX_COLUMNS):
+        try:
+            return {"boxes": table[list(BOX_COLUMNS)].astype(float).to_numpy()}
+        except ValueError:
+            raise DataError("box columns must be numbers (pixels)", field="box_x0..box_y1",
+                            found=table[list(BOX_COLUMNS)].head(2).to_dict("records"),
+                            fix="write x0, y0, x1, y1 in pixels of the original image") from None
+    if "landmarks" in table.columns:
+        return {"landmarks": list(table["landmarks"])}
+    return {}
+
+
 def _instances(weights, controls, object_weights, seed):
     instances = [("trained", weights, seed)]
     for control in controls:
@@ -201,7 +228,8 @@ def probe(network, stimuli, *, weights="random", layers=None, controls=("untrain
     network : str
         Extractor name (``ieegrsa models list``), e.g. ``dlib-resnet-face``.
     stimuli : pandas.DataFrame | path-like
-        Face images with ``identity`` and ``expression`` (see :func:`read_stimuli`).
+        Face images with ``identity`` and ``expression``, optionally face crops (box or
+        landmark columns; see :func:`read_stimuli`).
     weights : str
         Weights of the trained instance (a file, or a name the extractor knows such as
         ``dlib`` or ``fer2013``).
@@ -257,7 +285,7 @@ def probe(network, stimuli, *, weights="random", layers=None, controls=("untrain
                                                                 object_weights, seed):
         logger.info("probing %s (%s)", network, instance)
         features = extract_features(extractor, list(table["stim_file"]), weights=instance_weights,
-                                    seed=instance_seed, **kwargs)
+                                    seed=instance_seed, **crop_arguments(table), **kwargs)
         expression, identity = table["expression"].to_numpy(), table["identity"].to_numpy()
         if "readouts" in analyses:
             for target, labels, groups in (("expression", expression, identity),
@@ -283,7 +311,7 @@ def probe(network, stimuli, *, weights="random", layers=None, controls=("untrain
         if morph_table is not None:
             _morph_analyses(extract_features(extractor, list(morph_table["stim_file"]),
                                              weights=instance_weights, seed=instance_seed,
-                                             **kwargs),
+                                             **crop_arguments(morph_table), **kwargs),
                             morph_table, instance, n_permutations, seed, C, out)
     tables = {name: _instance_first(pd.concat(parts, ignore_index=True) if parts
                                     else pd.DataFrame())
@@ -292,6 +320,7 @@ def probe(network, stimuli, *, weights="random", layers=None, controls=("untrain
                 "controls": list(controls), "object_weights": object_weights,
                 "analyses": list(analyses), "n_permutations": n_permutations, "seed": seed,
                 "C": C, "n_stimuli": len(table),
+                "crop": next(iter(crop_arguments(table)), "none"),
                 "n_morphs": 0 if morph_table is None else len(morph_table)}
     return ProbeResult(confusions=confusions, settings=settings, **tables)
 
