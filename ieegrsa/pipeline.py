@@ -33,7 +33,8 @@ from .errors import DataError, IeegrsaError
 logger = logging.getLogger("ieegrsa")
 
 __all__ = ["load_participant", "run_participant", "run_participants", "run_group",
-           "participant_paths", "config_hash", "CONTACT_COLUMNS", "SIMILARITY_COLUMNS"]
+           "participant_paths", "group_paths", "config_hash", "CONTACT_COLUMNS",
+           "SIMILARITY_COLUMNS"]
 
 #: Descriptions of the contact-table columns written to ``desc-contacts_electrodes.tsv``.
 CONTACT_COLUMNS = {
@@ -187,14 +188,22 @@ def participant_paths(output_dir, subject, task, session=None) -> dict[str, Path
     }
 
 
-def _check_previous(paths, digest, *, skip_existing, overwrite):
-    """'skip' when finished outputs of this configuration exist, else clear the way to run."""
+def group_paths(output_dir, task="faces") -> dict[str, Path]:
+    """Where the group level writes each table, by kind (:data:`GROUP_TABLES`)."""
+    folder = Path(output_dir) / "group"
+    return {kind: folder / f"task-{task}_desc-{kind}_stats.tsv" for kind in GROUP_TABLES}
+
+
+def _check_previous(paths, digest, *, skip_existing, overwrite) -> dict | None:
+    """The provenance record of finished outputs of this configuration to skip, or None after
+    clearing the way to run."""
     provenance = paths["provenance"]
     if not provenance.exists():
-        return "run"
-    previous = json.loads(provenance.read_text(encoding="utf-8")).get("ConfigHash")
+        return None
+    record = json.loads(provenance.read_text(encoding="utf-8"))
+    previous = record.get("ConfigHash")
     if previous == digest and skip_existing:
-        return "skip"
+        return record
     if previous != digest and not overwrite:
         raise DataError(
             "outputs of a different configuration exist for this participant",
@@ -202,7 +211,7 @@ def _check_previous(paths, digest, *, skip_existing, overwrite):
             fix="pass --overwrite to replace them, or write to another output folder",
         )
     provenance.unlink()  # from here on, the old outputs no longer look complete
-    return "run"
+    return None
 
 
 # -- participant level -----------------------------------------------------------------------
@@ -259,10 +268,9 @@ def run_participant(bids_root, output_dir, subject, config=None, *, session=None
     if session is None and config.bids.session is None:
         session = _only_session(bids_root, subject, task)
     paths = participant_paths(output_dir, subject, task, session or config.bids.session)
-    if _check_previous(paths, digest, skip_existing=skip_existing,
-                       overwrite=overwrite) == "skip":
+    record = _check_previous(paths, digest, skip_existing=skip_existing, overwrite=overwrite)
+    if record is not None:
         logger.info("sub-%s: outputs of this configuration exist; skipped", subject)
-        record = json.loads(paths["provenance"].read_text(encoding="utf-8"))
         return {**{k: Path(output_dir) / v for k, v in record["Files"].items()},
                 "summary": record.get("Summary", {}), "status": "skipped"}
 
@@ -490,6 +498,7 @@ def run_group(output_dir, config=None, *, report=True, n_jobs=None) -> dict:
     similarity = read_similarity_tables(output_dir, task)
     tables = group_statistics(similarity, config,
                               n_jobs=config.n_jobs if n_jobs is None else n_jobs)
+    paths = group_paths(output_dir, task)
     folder = output_dir / "group"
     # written aside and swapped in whole: no mix of old and new tables, no half folder
     for stale in output_dir.glob(".group.*.part"):  # left by an interrupted group level
@@ -500,7 +509,7 @@ def run_group(output_dir, config=None, *, report=True, n_jobs=None) -> dict:
         table = tables.get(kind)
         if table is None or (table.empty and kind == "comparison"):
             continue
-        name = f"task-{task}_desc-{kind}_stats.tsv"
+        name = paths[kind].name
         write_stats_table(table, staging / name, kind, config=config)
         written.append((kind, name))
     staging.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 import sys
 from pathlib import Path
@@ -12,23 +11,17 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_report import _browse, _chromium, _console  # noqa: E402  (the browser helper)
+from test_report import (  # noqa: E402  (the browser helper and page checks)
+    EXTERNAL,
+    _browse,
+    _chromium,
+    _console,
+    _pngs,
+)
 
-DATA_PNG = re.compile(r'<img[^>]+src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
-EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?(?:https?:)?//"""
-                      r"""|@import""", re.IGNORECASE)
 INSTANCES = ("trained", "untrained", "object")
 LAYERS = ("conv1", "layer2", "layer3", "<b>fc</b>")  # a name to escape
 EXPRESSIONS = ("neutral", "happy", "fear")
-
-
-def _pngs(html):
-    images = []
-    for data in DATA_PNG.findall(html):
-        raw = base64.b64decode(data)
-        assert raw.startswith(b"\x89PNG")
-        images.append(raw)
-    return images
 
 
 def _result(*, empty=False, humans=True, morphs=True, **settings):

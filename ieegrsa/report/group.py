@@ -39,11 +39,12 @@ def group_files(output_dir, *, task="faces") -> dict[str, Path]:
     Returns
     -------
     files : dict
-        ``mixedlm``, ``clusters``, ``onsets``, ``patients``, ``comparison`` -> path.
+        ``mixedlm``, ``comparison``, ``clusters``, ``onsets``, ``patients`` -> path, as the
+        group level names them (:func:`ieegrsa.pipeline.group_paths`).
     """
-    folder = Path(output_dir) / "group"
-    return {kind: folder / f"task-{task}_desc-{kind}_stats.tsv"
-            for kind in ("mixedlm", "clusters", "onsets", "patients", "comparison")}
+    from ..pipeline import group_paths
+
+    return group_paths(output_dir, task)
 
 
 def _similarity_files(output_dir, task):

@@ -20,6 +20,11 @@ _LOCALIZER = ["name", "roi", "atlas_label", "included", "n_face", "n_nonface", "
 _EXCLUDED = ["name", "type", "group", "atlas_label", "roi", "status", "exclusion_reason"]
 
 
+#: The participant-level files a report reads (keys of :func:`ieegrsa.pipeline.participant_paths`).
+_KINDS = ("contacts", "preprocessing", "figure", "neural_rdms", "model_rdms", "similarity",
+          "ceiling")
+
+
 def participant_files(output_dir, subject, *, task="faces", session=None) -> dict[str, Path]:
     """Paths of a participant's derivative files (whether or not they exist), by kind.
 
@@ -28,32 +33,23 @@ def participant_files(output_dir, subject, *, task="faces", session=None) -> dic
     output_dir : path-like
         The derivatives root.
     subject : str
-        Participant label (without ``sub-``).
+        Participant label (with or without ``sub-``).
     task : str
     session : str | None
 
     Returns
     -------
     files : dict
-        ``contacts``, ``preprocessing``, ``glassbrain``, ``neural_rdms``, ``model_rdms``,
-        ``similarity``, ``noiseceiling`` -> path.
+        ``contacts``, ``preprocessing``, ``figure`` (glass brain), ``neural_rdms``,
+        ``model_rdms``, ``similarity``, ``ceiling`` -> path, as the participant level names
+        them (:func:`ieegrsa.pipeline.participant_paths`).
     """
+    from ..pipeline import participant_paths
+
     subject = str(subject).removeprefix("sub-")
-    folder = Path(output_dir) / f"sub-{subject}"
-    if session:
-        session = str(session).removeprefix("ses-")
-        folder = folder / f"ses-{session}"
-    folder = folder / "ieeg"
-    prefix = f"sub-{subject}" + (f"_ses-{session}" if session else "") + f"_task-{task}"
-    return {
-        "contacts": folder / f"{prefix}_desc-contacts_electrodes.tsv",
-        "preprocessing": folder / f"{prefix}_desc-preprocessing_channels.tsv",
-        "glassbrain": folder / f"{prefix}_desc-contacts_glassbrain.png",
-        "neural_rdms": folder / f"{prefix}_desc-neural_rdms.npz",
-        "model_rdms": folder / f"{prefix}_desc-models_rdms.npz",
-        "similarity": folder / f"{prefix}_desc-similarity_rsa.tsv",
-        "noiseceiling": folder / f"{prefix}_desc-noiseceiling_rsa.tsv",
-    }
+    session = str(session).removeprefix("ses-") if session else None
+    paths = participant_paths(output_dir, subject, task, session)
+    return {kind: paths[kind] for kind in _KINDS}
 
 
 def _load_rdms(path):
@@ -209,11 +205,11 @@ def participant_report(output_dir, subject, *, task="faces", session=None,
         contacts = common.read_table(files["contacts"])
         preprocessing = common.read_table(files["preprocessing"])
         similarity = common.read_table(files["similarity"])
-        noise = common.read_table(files["noiseceiling"])
+        noise = common.read_table(files["ceiling"])
         neural = _load_rdms(files["neural_rdms"])
         models = _load_rdms(files["model_rdms"])
         info = common.provenance([files[k] for k in ("similarity", "contacts", "preprocessing",
-                                                     "noiseceiling")])
+                                                     "ceiling")])
         config = info["config"]
         rois = _roi_names(config, contacts, similarity)
         methods = None
@@ -229,7 +225,7 @@ def participant_report(output_dir, subject, *, task="faces", session=None,
             generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             version=common.ieegrsa_version(),
             missing=[p.name for k, p in files.items() if not p.is_file()],
-            glassbrain=common.png_data_uri(files["glassbrain"]),
+            glassbrain=common.png_data_uri(files["figure"]),
             contacts=_contacts_section(contacts, preprocessing, rois),
             has_contacts=contacts is not None,
             rois=rois,

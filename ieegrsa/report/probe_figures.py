@@ -169,19 +169,26 @@ def plot_confusions(confusions: dict, target: str = "expression", layer: str | N
     return fig
 
 
+def _by_layer_figure(table, value, ylabel, title, *, p_column="p_value"):
+    """A figure of ``value`` by layer, one line per instance; returns (figure, axes)."""
+    layers = layer_order(table)
+    fig = _figure(max(3.6, 0.55 * len(layers) + 1.6), 3.0)
+    ax = fig.subplots()
+    _layer_lines(ax, table, value, layers, p_column=p_column)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    _by_layer_axes(ax, layers)
+    ax.legend(fontsize=7, frameon=False)
+    return fig, ax
+
+
 def plot_units(units: pd.DataFrame):
     """Proportion of expression-selective units by layer, one line per instance."""
     if units is None or units.empty or "proportion" not in units:
         return None
-    layers = layer_order(units)
-    fig = _figure(max(3.6, 0.55 * len(layers) + 1.6), 3.0)
-    ax = fig.subplots()
-    _layer_lines(ax, units, "proportion", layers, p_column="")
+    fig, ax = _by_layer_figure(units, "proportion", "proportion of units",
+                               "expression-selective units", p_column="")
     ax.set_ylim(bottom=0)
-    ax.set_ylabel("proportion of units", fontsize=8)
-    ax.set_title("expression-selective units", fontsize=9)
-    _by_layer_axes(ax, layers)
-    ax.legend(fontsize=7, frameon=False)
     return fig
 
 
@@ -189,16 +196,10 @@ def plot_congruence(congruence: pd.DataFrame):
     """Mean |Tucker's φ| between identity and expression directions by layer, per instance."""
     if congruence is None or congruence.empty or "mean_abs_phi" not in congruence:
         return None
-    layers = layer_order(congruence)
-    fig = _figure(max(3.6, 0.55 * len(layers) + 1.6), 3.0)
-    ax = fig.subplots()
-    _layer_lines(ax, congruence, "mean_abs_phi", layers)
-    ax.set_ylim(0, max(0.05, float(np.nanmax(pd.to_numeric(congruence["mean_abs_phi"],
-                                                            errors="coerce"))) * 1.15))
-    ax.set_ylabel("mean |φ|", fontsize=8)
-    ax.set_title("identity–expression congruence (filled: p < 0.05)", fontsize=9)
-    _by_layer_axes(ax, layers)
-    ax.legend(fontsize=7, frameon=False)
+    fig, ax = _by_layer_figure(congruence, "mean_abs_phi", "mean |φ|",
+                               "identity–expression congruence (filled: p < 0.05)")
+    top = float(np.nanmax(pd.to_numeric(congruence["mean_abs_phi"], errors="coerce")))
+    ax.set_ylim(0, max(0.05, top * 1.15))
     return fig
 
 
