@@ -895,12 +895,14 @@ class ModelsConfig(_Section):
 
 
 class StatsConfig(_Section):
-    """Group statistics across patients: mixed models per ROI and window, cluster tests, onsets.
+    """Group statistics across patients: mixed models per ROI and window, sign-flip checks,
+    cluster tests, onsets.
 
-    Similarities (Fisher z for correlation-type methods) are modelled with a random intercept
-    per patient and variance components for contacts within patients (and network instances);
-    cluster-based sign-flip permutation tests on patient-level curves give family-wise control
-    over time and the onset latency of each effect.
+    Patients are the unit of inference: similarities (Fisher z for correlation-type methods)
+    are modelled with a random intercept and a random slope of the objective contrast per
+    patient, and random intercepts of contacts (and network instances) nested in patients,
+    tested with Satterthwaite degrees of freedom (lme4/lmerTest semantics); a sign-flip
+    permutation test of patient contrast curves checks the answer without model assumptions.
     """
 
     pattern: Literal["contact", "roi"] = Field(
@@ -917,8 +919,30 @@ class StatsConfig(_Section):
     )
     vc: Literal["auto", "none"] = Field(
         "auto",
-        description="auto = variance components for contacts within patients (and network "
-        "instances) where a patient has several; none = a random intercept per patient only.",
+        description="auto = random intercepts for contacts within patients (and network "
+        "instances) where a patient has several; none = patient-level random effects only.",
+    )
+    slopes: list[str] = Field(
+        ["objective"],
+        description="Columns given a random slope by patient beside its random intercept "
+        "(lme4's (1 + objective | subject)), so that their contrasts are tested against "
+        "between-patient variability; [] = random intercepts only (contacts then count as "
+        "replicates of the contrast, which is anticonservative).",
+    )
+    se_floor: Literal["two-stage", "none"] = Field(
+        "two-stage",
+        description="two-stage = the standard error of a term is at least that of the mean of "
+        "per-patient estimates and its df at most patients - 1 (keeps the test calibrated "
+        "when a random-slope variance is estimated at zero); none = the mixed model's own "
+        "(Satterthwaite) numbers.",
+    )
+    min_patients: StrictInt = Field(
+        5,
+        ge=2,
+        le=1000,
+        description="A ROI with fewer patients gets estimates but no p-value: 'too few "
+        "patients for a group claim'. Also applies when the sign-flip test cannot reach alpha "
+        "with the ROI's patients.",
     )
     by: list[str] = Field(
         ["roi", "window_start", "window_stop"],
@@ -956,7 +980,11 @@ class StatsConfig(_Section):
         "(levels of the objective column).",
     )
     n_permutations: StrictInt = Field(
-        1000, ge=0, le=1_000_000, description="Sign-flip permutations of the cluster tests."
+        1000,
+        ge=0,
+        le=1_000_000,
+        description="Sign-flip permutations of the cluster and per-window tests (all 2^n "
+        "flips of n patients when 2^n is at most this).",
     )
     tail: Literal[0, 1, -1] = Field(
         0, description="Cluster test: 0 = two-sided, 1 = greater, -1 = less."

@@ -135,7 +135,7 @@ CEILING_COLUMNS = {
     "method": "Comparison method.",
 }
 
-GROUP_TABLES = ("mixedlm", "comparison", "clusters", "onsets", "patients")
+GROUP_TABLES = ("mixedlm", "signflip", "comparison", "clusters", "onsets", "patients")
 
 
 # -- helpers -----------------------------------------------------------------------------------

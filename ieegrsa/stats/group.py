@@ -5,18 +5,24 @@ from __future__ import annotations
 import logging
 import warnings
 
+import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .clusters import cluster_test, onset_latency
-from .mixed import compare_models, compare_regressions, mixed_model
+from .formulas import formula_columns
+from .mixed import compare_models, compare_regressions, mixed_model, too_few_note
+from .signflip import min_attainable_p, sign_flip_test
 from .summaries import patient_summary
 
-__all__ = ["group_statistics", "analysis_table"]
+__all__ = ["group_statistics", "analysis_table", "TABLES"]
 
 logger = logging.getLogger("ieegrsa")
 
 WINDOW = ("window_start", "window_stop")
+
+#: The tables :func:`group_statistics` returns, by kind.
+TABLES = ("mixedlm", "signflip", "comparison", "clusters", "onsets", "patients")
 
 
 def analysis_table(similarity: pd.DataFrame, family: str, pattern: str) -> pd.DataFrame:
@@ -35,7 +41,7 @@ def analysis_table(similarity: pd.DataFrame, family: str, pattern: str) -> pd.Da
 
 
 def group_statistics(similarity: pd.DataFrame, config, *, n_jobs=None) -> dict[str, pd.DataFrame]:
-    """Mixed models, model comparisons, cluster tests, onsets and patient curves.
+    """Mixed models, sign-flip checks, model comparisons, cluster tests, onsets, patient curves.
 
     Parameters
     ----------
@@ -49,9 +55,8 @@ def group_statistics(similarity: pd.DataFrame, config, *, n_jobs=None) -> dict[s
     Returns
     -------
     dict
-        ``mixedlm``, ``comparison``, ``clusters``, ``onsets`` and ``patients`` tables (see
-        :data:`ieegrsa.stats.tables.COLUMNS`), each with a ``family`` column
-        (``categorical`` or ``network``), analysed separately.
+        The :data:`TABLES` (see :data:`ieegrsa.stats.tables.COLUMNS`), each with a ``family``
+        column (``categorical`` or ``network``), analysed separately.
     """
     stats = config.stats
     pattern = stats.pattern
@@ -60,7 +65,8 @@ def group_statistics(similarity: pd.DataFrame, config, *, n_jobs=None) -> dict[s
         raise DataError("no similarity of the neural pattern the statistics model",
                         field="stats.pattern", found=f"{pattern!r} (the tables hold {found})",
                         fix="set stats.pattern to one of those, or add it to rsa.pattern")
-    out = {kind: [] for kind in ("mixedlm", "comparison", "clusters", "onsets", "patients")}
+    _check_formulas(similarity, stats)
+    out = {kind: [] for kind in TABLES}
     for family in ("categorical", "network"):
         rows = analysis_table(similarity, family, pattern)
         if rows.empty:
@@ -77,12 +83,12 @@ def group_statistics(similarity: pd.DataFrame, config, *, n_jobs=None) -> dict[s
                                   transform=stats.transform, back_transform=True)
         out["patients"].append(summary.assign(family=family))
         if len(levels) > 1:
-            with warnings.catch_warnings():  # convergence problems are reported in the table
-                warnings.simplefilter("ignore")
-                fits = mixed_model(rows, stats.formula, vc=None if stats.vc == "none" else "auto",
-                                   by=stats.by or None, transform=stats.transform,
-                                   reml=stats.reml, alpha=stats.alpha,
-                                   correction=stats.correction)
+            fits = mixed_model(rows, stats.formula, slopes=stats.slopes,
+                               nested=None if stats.vc == "none" else "auto",
+                               by=stats.by or None, transform=stats.transform,
+                               reml=stats.reml, alpha=stats.alpha,
+                               correction=stats.correction, se_floor=stats.se_floor,
+                               min_subjects=stats.min_patients)
             out["mixedlm"].append(fits.table.assign(family=family))
             out["comparison"] += _comparisons(rows, stats, family)
         for contrast in stats.contrasts:
@@ -94,20 +100,72 @@ def group_statistics(similarity: pd.DataFrame, config, *, n_jobs=None) -> dict[s
             testable = _rois_with_patients(rows, contrast)
             if testable.empty:
                 continue
-            result = cluster_test(testable, contrast, column="objective", by="roi",
-                                  n_permutations=stats.n_permutations, seed=config.random_seed,
-                                  threshold=stats.cluster_threshold, tail=stats.tail,
-                                  transform=stats.transform, n_jobs=n_jobs)
-            out["clusters"].append(result.clusters.assign(family=family))
-            onsets = onset_latency(testable, contrast, column="objective", by="roi",
-                                   tail=stats.tail or 1, alpha=stats.alpha,
-                                   n_permutations=stats.n_permutations,
-                                   n_bootstrap=stats.n_bootstrap, seed=config.random_seed,
-                                   threshold=stats.cluster_threshold, transform=stats.transform,
-                                   n_jobs=n_jobs)
+            out["signflip"].append(sign_flip_test(
+                testable, contrast, column="objective", by="roi",
+                n_permutations=max(stats.n_permutations, 1), seed=config.random_seed,
+                tail=stats.tail, alpha=stats.alpha, min_subjects=stats.min_patients,
+                transform=stats.transform).assign(family=family))
+            clusters, onsets = _clusters_and_onsets(testable, contrast, stats, config, n_jobs)
+            out["clusters"].append(clusters.assign(family=family))
             out["onsets"].append(onsets.assign(family=family))
     return {kind: _first_family(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame())
             for kind, parts in out.items()}
+
+
+def _check_formulas(similarity, stats):
+    columns = set(similarity.columns) | {"objective"}
+    formulas = [("stats.formula", stats.formula)]
+    formulas += [("stats.compare", f) for pair in stats.compare for f in pair]
+    for name, formula in formulas:
+        try:
+            missing = [c for c in formula_columns(formula) if c not in columns]
+        except DataError as err:
+            raise ConfigError(err.what, field=name, found=formula) from None
+        if missing:
+            raise ConfigError("the formula names columns the similarity table does not have",
+                              field=name, found=f"{formula!r} reads {missing}",
+                              fix=f"use columns of the table: {', '.join(sorted(columns))}")
+
+
+def _clusters_and_onsets(testable, contrast, stats, config, n_jobs):
+    """Cluster tests and onsets of the ROIs with enough patients; the others are labelled."""
+    tail = stats.tail
+    counts = testable.groupby("roi")["subject"].nunique()
+    enough = [roi for roi, n in counts.items()
+              if n >= stats.min_patients and min_attainable_p(n, tail) <= stats.alpha]
+    label = contrast if isinstance(contrast, str) else "-".join(contrast)
+    clusters, onsets = [], []
+    rows = testable[testable["roi"].isin(enough)]
+    if not rows.empty:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = cluster_test(rows, contrast, column="objective", by="roi",
+                                  n_permutations=stats.n_permutations, seed=config.random_seed,
+                                  threshold=stats.cluster_threshold, tail=tail,
+                                  transform=stats.transform, n_jobs=n_jobs)
+        clusters.append(result.clusters.assign(note=""))
+        onsets.append(onset_latency(rows, contrast, column="objective", by="roi",
+                                    tail=tail or 1, alpha=stats.alpha,
+                                    n_permutations=stats.n_permutations,
+                                    n_bootstrap=stats.n_bootstrap, seed=config.random_seed,
+                                    threshold=stats.cluster_threshold,
+                                    transform=stats.transform, n_jobs=n_jobs).assign(note=""))
+    for roi in sorted(set(counts.index) - set(enough)):
+        n = int(counts[roi])
+        note = (too_few_note(n, stats.min_patients) if n < stats.min_patients else
+                f"too few patients for a group claim (the smallest p {n} patients can give "
+                f"is {min_attainable_p(n, tail):.3g} > alpha {stats.alpha:g})")
+        logger.warning("ROI %r: %s; no cluster test or onset", roi, note)
+        clusters.append(pd.DataFrame([{"roi": roi, "contrast": label, "start": np.nan,
+                                       "stop": np.nan, "statistic": np.nan,
+                                       "p_value": np.nan, "n_windows": 0, "n_subjects": n,
+                                       "note": note}]))
+        onsets.append(pd.DataFrame([{"roi": roi, "contrast": label, "onset": np.nan,
+                                     "ci_low": np.nan, "ci_high": np.nan, "detected": np.nan,
+                                     "n_bootstrap": 0, "n_subjects": n, "note": note}]))
+    clusters = pd.concat(clusters, ignore_index=True)
+    clusters["min_p"] = [min_attainable_p(n, tail) for n in clusters["n_subjects"]]
+    return clusters, pd.concat(onsets, ignore_index=True)
 
 
 def _rois_with_patients(rows, contrast, minimum=2) -> pd.DataFrame:
@@ -118,8 +176,8 @@ def _rois_with_patients(rows, contrast, minimum=2) -> pd.DataFrame:
     complete = per_patient[per_patient == len(levels)].groupby(level="roi").size()
     keep = complete[complete >= minimum].index
     for roi in sorted(set(rows["roi"]) - set(keep)):
-        logger.warning("ROI %r: fewer than %d patients with %s; no cluster test", roi, minimum,
-                       " and ".join(levels))
+        logger.warning("ROI %r: fewer than %d patients with %s; no patient-level test", roi,
+                       minimum, " and ".join(levels))
     return rows[rows["roi"].isin(keep)]
 
 
@@ -129,21 +187,16 @@ def _comparisons(rows, stats, family) -> list[pd.DataFrame]:
         return tables
     for reduced, full in stats.compare:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                table = compare_models(rows, reduced, full, by=list(WINDOW),
-                                       vc=None if stats.vc == "none" else "auto",
-                                       transform=stats.transform)
+            table = compare_models(rows, reduced, full, by=list(WINDOW), slopes=stats.slopes,
+                                   nested=None if stats.vc == "none" else "auto",
+                                   transform=stats.transform)
         except DataError as err:
             logger.warning("model comparison %s vs %s skipped for %s models: %s", reduced, full,
                            family, err)
             continue
         tables.append(table.assign(family=family))
     if stats.seed_study_bic:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            table = compare_regressions(rows, stats.formula, split="roi",
-                                        transform=stats.transform)
+        table = compare_regressions(rows, stats.formula, split="roi", transform=stats.transform)
         tables.append(table.assign(family=family))
     return tables
 

@@ -3,33 +3,41 @@
 Model
 -----
 For the rows of one fit (by default one ROI × window), with ``y`` the (Fisher z) similarity,
+in lme4's notation
 
-``y = X β + u_patient + Σ_k v_k[patient, level] + ε``,
+``y ~ formula + (1 + objective | subject) + (1 | subject:contact) + (1 | subject:instance)``:
 
-``u_patient ~ N(0, σ²_patient)`` a random intercept per patient (``groups``), ``v_k`` the variance
-components nested in the patient (``vc``: by default one intercept per contact of the patient,
-and one per network instance where several instances exist), ``ε ~ N(0, σ²)``. ``X β`` are the
-fixed effects of ``formula`` (patsy). This is :class:`statsmodels.regression.mixed_linear_model.
-MixedLM` with ``groups`` and ``vc_formula``; the values handed to statsmodels are the table's
-values after ``transform`` only, so a direct statsmodels call on the same rows gives the same
-numbers.
+fixed effects from ``formula`` (patsy, treatment coding); per patient a random intercept and a
+random slope of every ``slopes`` column (the objective contrast), with an unstructured
+covariance, so the contrast is tested against its variability *between patients* — the unit of
+inference; random intercepts of the contacts and of the network instances nested in the
+patient (``nested``). Fits are REML (lme4's default) by :mod:`ieegrsa.stats.lmm`, whose numbers
+are lme4's and lmerTest's (tested against R).
 
 Tests
 -----
-Wald tests per fixed effect: ``z = β̂ / se``, ``p = 2 Φ(-|z|)``, CI ``β̂ ± z_{1-α/2} se`` (as
-statsmodels). ``p_corrected`` corrects the p-values of one term over all fits (windows and ROIs)
-with :func:`statsmodels.stats.multitest.multipletests` (``family`` names by-columns within
-which to correct separately). Likelihood-ratio tests between nested models
-(:func:`compare_models`) refit both by maximum likelihood: ``LR = 2 (ℓ_full - ℓ_reduced)`` against
-``χ²`` with the difference in the number of parameters. :func:`compare_regressions` reproduces
-the seed study's BIC comparison of one pooled ordinary regression against separate regressions
-per ROI.
+Per fixed effect: ``t = β̂ / se`` on ``df`` degrees of freedom, ``p = 2 P(T_df > |t|)``, CI
+``β̂ ± t_{df, 1-α/2} se``. ``se_lmm`` and ``df_lmm`` are the model's (Satterthwaite, as
+lmerTest). With ``se_floor="two-stage"`` (default) the test uses ``se = max(se_lmm, se_2)`` and
+``df = min(df_lmm, n_2 - 1)``, where ``se_2`` is the standard error of the mean of the term's
+per-patient least-squares estimates over the ``n_2`` patients in which it is estimable (the
+summary-statistics approach of Holmes & Friston 1998): when the random-slope variance is
+estimated at (or near) zero, the model would otherwise treat each contact as an independent
+replicate of the contrast; the floor keeps the test at least as conservative as the
+patient-level t test (null calibration in tests/test_stats_calibration.py). ``inference`` says
+which applied. ``p_corrected`` corrects ``p_value`` of one term over all fits (windows and ROIs)
+with :func:`statsmodels.stats.multitest.multipletests`.
+
+A fit with fewer than ``min_subjects`` patients keeps its estimates but gets no p-value and the
+note "too few patients for a group claim". A fit that cannot be estimated (one patient, a
+single level, identical values) is a row with NaN numbers and the reason in ``note``.
+Likelihood-ratio tests (:func:`compare_models`) refit both models by ML with the same random
+effects; the full model starts from the reduced model's optimum, so ``LR ≥ 0``.
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,14 +45,27 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError
+from .formulas import check_nested, design, formula_columns, random_effects
+from .lmm import fit_lmm
 from .summaries import WINDOW, prepare_table
 
-__all__ = ["mixed_model", "MixedModelResult", "compare_models", "compare_regressions"]
+__all__ = ["mixed_model", "MixedModelResult", "compare_models", "compare_regressions",
+           "too_few_note"]
 
 logger = logging.getLogger("ieegrsa")
 
 BY = ("roi", *WINDOW)
-_AUTO_VC = {"contact": "0 + C(contact)", "instance": "0 + C(instance)"}
+
+#: Columns of :attr:`MixedModelResult.table` after the ``by`` columns.
+RESULT_COLUMNS = ["term", "estimate", "se", "df", "t", "ci_low", "ci_high", "p_value",
+                  "p_corrected", "se_lmm", "df_lmm", "se_two_stage", "inference", "singular",
+                  "converged", "gradient_norm", "note", "n_subjects", "n_contacts", "n_obs",
+                  "random"]
+
+
+def too_few_note(n, minimum) -> str:
+    """The note of a fit or test with too few patients for a group claim."""
+    return f"too few patients for a group claim ({n} < {minimum})"
 
 
 @dataclass
@@ -54,18 +75,13 @@ class MixedModelResult:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per fit × fixed-effect term: the ``by`` columns, ``term``, ``estimate``, ``se``,
-        ``ci_low``, ``ci_high``, ``z``, ``p_value``, ``p_corrected``, ``converged``, ``warning``
-        (the warnings of the fit, or why the fit was not possible; empty when none),
-        ``n_subjects``, ``n_obs`` and ``random`` (the random effects used, e.g.
-        ``subject + contact``).
+        One row per fit × fixed-effect term: the ``by`` columns, then
+        :data:`RESULT_COLUMNS` (see the module docstring).
     fits : dict
-        ``statsmodels`` ``MixedLMResults`` per fit, keyed by the tuple of ``by`` values (``None``
-        when ``by`` is None); ``None`` for a fit that was not possible.
-    formula, groups : str
+        :class:`ieegrsa.stats.lmm.LMMFit` per fit, keyed by the tuple of ``by`` values
+        (``None`` when ``by`` is None); ``None`` for a fit that was not possible.
+    formula, groups, transform : str
         As given.
-    transform : str
-        The transform applied to ``value`` before fitting.
     """
 
     table: pd.DataFrame
@@ -75,44 +91,47 @@ class MixedModelResult:
     transform: str
 
 
-def mixed_model(table, formula="value ~ C(objective)", *, groups="subject", vc="auto", by=BY,
-                transform="fisher", reml=True, alpha=0.05, correction="fdr_bh", family=(),
-                method=None) -> MixedModelResult:
+def mixed_model(table, formula="value ~ C(objective)", *, groups="subject",
+                slopes=("objective",), nested="auto", by=BY, transform="fisher", reml=True,
+                alpha=0.05, correction="fdr_bh", family=(), se_floor="two-stage",
+                min_subjects=2) -> MixedModelResult:
     """Fit a linear mixed model of similarity per ROI and window (or once).
 
     Parameters
     ----------
     table : pandas.DataFrame
-        The tidy similarity table (columns used: those of ``formula``, ``groups``, ``by``, the
-        variance components', ``value`` and ``method``). Filter it first to the rows the model
-        is about (e.g. one method, the networks of interest): rows are not averaged.
+        The tidy similarity table (columns used: those of ``formula``, ``groups``, ``by``,
+        ``slopes``, ``contact``/``model``/``instance`` for the nested effects, ``value`` and
+        ``method``). Filter it first to the rows the model is about (one method, the models of
+        interest): rows are not averaged.
     formula : str
-        patsy formula of the fixed effects, e.g. ``value ~ C(objective, Treatment('expression'))
-        * C(roi)`` (with ``by=("window_start", "window_stop")``).
+        patsy formula of the fixed effects, e.g. ``value ~ C(objective)``.
     groups : str
-        Column of the random-intercept groups (patients).
-    vc : "auto" | dict | None
-        Variance components nested in the groups, ``{name: patsy formula}`` as
-        ``vc_formula`` of statsmodels. ``auto``: ``{"contact": "0 + C(contact)"}`` when a patient
-        has several contacts in the fit's rows, plus ``{"instance": "0 + C(instance)"}`` when it
-        has several network instances; decided per fit. ``None``: random intercepts only.
+        Column of the patients.
+    slopes : sequence of str
+        Columns given a random slope by patient (those varying within patients in a fit's
+        rows); ``()`` = random intercepts only.
+    nested : "auto" | sequence of str | None
+        Random intercepts nested in patients (see
+        :func:`ieegrsa.stats.formulas.random_effects`).
     by : sequence of str | None
         Columns whose value combinations are fitted separately (default: ROI × window); None =
         one fit of all rows.
     transform : {"fisher", "none"}
         ``fisher``: ``value ← arctanh(value)`` (correlation-type methods only); ``none``.
     reml : bool
-        Restricted maximum likelihood (True) or maximum likelihood.
+        REML (True) or ML fits.
     alpha : float
         The CI has level ``1 - alpha``.
     correction : str
         ``multipletests`` method (``fdr_bh``, ``bonferroni``, ``holm`` …) applied per term over
         the fits, or ``none``.
     family : sequence of str
-        ``by`` columns within which the correction is done separately (e.g. ``("roi",)``);
-        default: one family per term over every fit.
-    method : str | list | None
-        Optimizer(s) of ``MixedLM.fit`` (None = statsmodels' default).
+        ``by`` columns within which the correction is done separately.
+    se_floor : {"two-stage", "none"}
+        Whether the patient-level two-stage standard error floors the model's.
+    min_subjects : int
+        Fits with fewer patients get no p-value ("too few patients for a group claim").
 
     Returns
     -------
@@ -121,75 +140,155 @@ def mixed_model(table, formula="value ~ C(objective)", *, groups="subject", vc="
     Raises
     ------
     DataError
-        With ``by=None``, when the model cannot be estimated: fewer than 2 patients, a term of
-        the formula with a single level, collinear fixed effects, or a failed fit. With ``by``,
-        those reasons are checked on the whole table first (raise) and then per fit: a fit that
-        is not possible gets NaN estimates, ``converged=False`` and the reason in ``warning``;
-        only when every fit fails is DataError raised.
+        With ``by=None``, when the model cannot be estimated. With ``by``, problems of the whole
+        table (a missing column, a formula that does not parse, a single level, one patient)
+        raise; per-fit problems become labelled rows; when no fit is possible DataError is
+        raised.
     """
     by = _as_list(by)
-    vc_columns = _vc_columns(vc)
-    formula_columns = _formula_columns(formula)
-    data = prepare_table(table, columns=[*formula_columns, groups, *by, *vc_columns],
+    slopes = _as_list(slopes)
+    data = prepare_table(table, columns=[*formula_columns(formula), groups, *by],
                          transform=transform)
     _check_one_method(data, by)
     if not 0 < alpha < 1:
         raise DataError("alpha must lie in (0, 1)", field="alpha", found=alpha)
+    if se_floor not in ("two-stage", "none"):
+        raise DataError("unknown se_floor", field="se_floor", found=se_floor,
+                        fix="use 'two-stage' or 'none'")
     family = _as_list(family)
     if not set(family) <= set(by):
         raise DataError("family must name columns of by", field="family", found=family)
-    # Problems of the whole table are the user's to fix, not a per-window note.
-    terms = _design_or_raise(formula, data, groups)
-    rows, fits, reasons, n_warn = [], {}, [], 0
+    _, _, terms, reason = design(formula, data, groups)
+    if reason is not None:  # problems of the whole table are the user's to fix
+        raise DataError(f"the model cannot be estimated: {reason}", field="formula",
+                        found=formula)
     pieces = [(None, data)] if not by else data.groupby(by, sort=True, observed=True)
-    for key, rows_k in pieces:
+    rows, fits, failed = [], {}, []
+    for key, part in pieces:
         key = None if not by else (key if isinstance(key, tuple) else (key,))
-        fit, out, reason = _fit_one(formula, rows_k, groups, vc, reml, alpha, method, terms)
-        if reason is not None:
+        fit, out = _fit_rows(formula, part, groups, slopes, nested, reml, alpha, terms,
+                             se_floor, min_subjects)
+        if fit is None:
             if not by:
-                raise DataError(f"the mixed model cannot be estimated: {reason}",
+                raise DataError(f"the mixed model cannot be estimated: {out['note'].iloc[0]}",
                                 field="formula", found=formula)
-            reasons.append(reason)
-        n_warn += bool(out["warning"].iloc[0])
+            failed.append(out["note"].iloc[0])
         fits[key] = fit
-        if by:
-            for col, value in zip(by, key):
-                out.insert(by.index(col), col, value)
+        for col, value in zip(by, key or ()):
+            out.insert(by.index(col), col, value)
         rows.append(out)
-    if by and len(reasons) == len(rows):
+    if by and len(failed) == len(rows):
         raise DataError(f"the mixed model cannot be estimated in any of the {len(rows)} fits: "
-                        f"{reasons[0]}", field="formula", found=formula)
+                        f"{failed[0]}", field="formula", found=formula)
     result = pd.concat(rows, ignore_index=True)
     result["p_corrected"] = _correct(result, correction, family)
-    order = [*by, "term", "estimate", "se", "ci_low", "ci_high", "z", "p_value", "p_corrected",
-             "converged", "warning", "n_subjects", "n_obs", "random"]
-    result = result[order]
-    if n_warn:
-        logger.warning("mixed model: %d of %d fits reported warnings or could not be fitted "
-                       "(see the 'warning' column)", n_warn, len(fits))
+    result = result[[*by, *RESULT_COLUMNS]]
+    n_singular = sum(bool(f.singular) for f in fits.values() if f is not None)
+    if n_singular:
+        logger.info("mixed model: %d of %d fits are singular (a variance estimated at zero; "
+                    "the fits are kept)", n_singular, len(fits))
     return MixedModelResult(result, fits, formula, groups, transform)
 
 
-def compare_models(table, formula_reduced, formula_full, *, groups="subject", vc="auto", by=None,
-                   transform="fisher", method=None) -> pd.DataFrame:
+def _fit_rows(formula, rows, groups, slopes, nested, reml, alpha, terms, se_floor,
+              min_subjects):
+    """One fit → (LMMFit | None, tidy rows)."""
+    n_subjects = int(rows[groups].nunique())
+    base = {"term": terms, "n_subjects": n_subjects, "n_obs": len(rows),
+            "n_contacts": (rows.groupby([groups, "contact"]).ngroups
+                           if "contact" in rows.columns else np.nan)}
+    y, X, _, reason = design(formula, rows, groups)
+    fit = None
+    if reason is None:
+        random = random_effects(rows, groups, slopes, nested)
+        try:
+            fit = fit_lmm(X, y, random, reml=reml)
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError) as err:
+            reason = f"the fit failed: {err}"
+        else:
+            if not np.isfinite(fit.deviance):
+                fit, reason = None, "the criterion is not finite (the fit is exact)"
+    if fit is None:
+        nan = np.full(len(terms), np.nan)
+        return None, pd.DataFrame({
+            **base, **{c: nan for c in ("estimate", "se", "df", "t", "ci_low", "ci_high",
+                                        "p_value", "se_lmm", "df_lmm", "se_two_stage",
+                                        "gradient_norm")},
+            "inference": "none", "singular": False, "converged": False,
+            "note": f"not estimable: {reason}", "random": "n/a"})
+    se2, n2 = _two_stage(X, y, random.group)
+    se, df = fit.se.copy(), fit.df.copy()
+    inference = np.full(len(terms), "mixed model")
+    if se_floor == "two-stage":
+        floor = np.isfinite(se2)
+        inference[floor & (se2 > se)] = "two-stage floor"
+        se = np.where(floor, np.fmax(se, se2), se)
+        df = np.where(floor, np.fmin(df, n2 - 1.0), df)
+    t = fit.beta / se
+    p = 2 * stats.t.sf(np.abs(t), df)
+    half = stats.t.ppf(1 - alpha / 2, df) * se
+    note = ""
+    if n_subjects < min_subjects:
+        p = np.full(len(terms), np.nan)
+        note = too_few_note(n_subjects, min_subjects)
+    elif fit.singular:
+        note = "singular: " + ", ".join(
+            f"{name} sd {sd:.2g}" for name, sd in fit.random_sd.items()
+            if "|" not in name and name != "residual" and sd < 1e-4 * fit.sigma + 1e-300)
+    return fit, pd.DataFrame({
+        **base, "estimate": fit.beta, "se": se, "df": df, "t": t, "ci_low": fit.beta - half,
+        "ci_high": fit.beta + half, "p_value": p, "se_lmm": fit.se, "df_lmm": fit.df,
+        "se_two_stage": se2, "inference": inference, "singular": fit.singular,
+        "converged": fit.converged, "gradient_norm": fit.gradient_norm, "note": note,
+        "random": _describe(random)})
+
+
+def _two_stage(X, y, group):
+    """Per term: SE of the mean of per-patient least-squares estimates, and their number.
+
+    A patient enters when its rows estimate every coefficient (full column rank)."""
+    estimates = []
+    for g in np.unique(group):
+        rows = group == g
+        Xg = X[rows]
+        if Xg.shape[0] > Xg.shape[1] and np.linalg.matrix_rank(Xg) == Xg.shape[1]:
+            estimates.append(np.linalg.lstsq(Xg, y[rows], rcond=None)[0])
+    n = len(estimates)
+    if n < 2:
+        return np.full(X.shape[1], np.nan), n
+    estimates = np.array(estimates)
+    return estimates.std(axis=0, ddof=1) / np.sqrt(n), n
+
+
+def _describe(random):
+    slopes = " + ".join(["1", *random.slope_names[1:]])
+    parts = [f"({slopes} | {random.group_name})"]
+    parts += [f"(1 | {random.group_name}:{name})" for name in random.nested]
+    return " + ".join(parts)
+
+
+def compare_models(table, formula_reduced, formula_full, *, groups="subject",
+                   slopes=("objective",), nested="auto", by=None, transform="fisher"
+                   ) -> pd.DataFrame:
     """Likelihood-ratio test, AIC and BIC between two nested mixed models.
 
-    Both models are fitted by maximum likelihood (``reml=False``; REML likelihoods of models
-    with different fixed effects are not comparable) with the same random effects. The
-    classical-view test, "same objective effect in ventral and lateral" against "a different
-    effect per ROI", is ``compare_models(t, "value ~ C(objective) + C(roi)",
-    "value ~ C(objective) * C(roi)", by=("window_start", "window_stop"))``.
+    Both models are fitted by maximum likelihood (REML likelihoods of models with different
+    fixed effects are not comparable) with the same random effects (decided from the rows, as
+    in :func:`mixed_model`). The full model's optimisation starts from lme4's start and from the
+    reduced model's optimum (where its criterion cannot exceed the reduced model's), and the
+    best is kept, so ``LR ≥ 0`` by construction. The classical-view test, "the same objective
+    effect in ventral and lateral" against "a different effect per ROI", is
+    ``compare_models(t, "value ~ C(objective) + C(roi)", "value ~ C(objective) * C(roi)",
+    by=("window_start", "window_stop"))``.
 
     Parameters
     ----------
     table : pandas.DataFrame
         The tidy similarity table.
     formula_reduced, formula_full : str
-        Fixed effects of the two models; the reduced model's design must lie in the span of the
-        full one's.
-    groups, vc, transform, method
-        As in :func:`mixed_model` (``vc="auto"`` is decided once per fit, from the rows, for
-        both models).
+        Fixed effects of the two models; the reduced design must lie in the span of the full.
+    groups, slopes, nested, transform
+        As in :func:`mixed_model`.
     by : sequence of str | None
         Columns whose value combinations are compared separately (default: one comparison).
 
@@ -197,11 +296,11 @@ def compare_models(table, formula_reduced, formula_full, *, groups="subject", vc
     -------
     pandas.DataFrame
         Two rows per comparison, ``model`` = ``reduced`` then ``full``: the ``by`` columns,
-        ``model``, ``formula``, ``llf`` (ML log-likelihood), ``df`` (number of parameters: fixed
-        effects, random-effect variances and the residual variance), ``aic = -2 llf + 2 df``,
-        ``bic = -2 llf + df ln(n_obs)`` (as statsmodels), ``n_obs``, ``converged``, ``warning``;
-        and on the ``full`` row ``lr_stat = 2 (llf_full - llf_reduced)``, ``df_diff`` and
-        ``p_value = P(χ²_df_diff ≥ lr_stat)`` (NaN on the reduced row).
+        ``model``, ``formula``, ``llf`` (ML log-likelihood), ``df`` (parameters: fixed effects,
+        ``θ`` and σ, as lme4's ``logLik``), ``aic = -2 llf + 2 df``, ``bic = -2 llf + df
+        ln(n_obs)``, ``n_obs``, ``singular``, ``converged``; on the ``full`` row
+        ``lr_stat = 2 (llf_full - llf_reduced)``, ``df_diff`` and ``p_value = P(χ²_df_diff ≥
+        lr_stat)`` (NaN on the reduced row).
 
     Raises
     ------
@@ -209,32 +308,39 @@ def compare_models(table, formula_reduced, formula_full, *, groups="subject", vc
         A model cannot be estimated, or the models are not nested.
     """
     by = _as_list(by)
-    columns = {*_formula_columns(formula_reduced), *_formula_columns(formula_full)}
-    data = prepare_table(table, columns=[*sorted(columns), groups, *by, *_vc_columns(vc)],
-                         transform=transform)
+    slopes = _as_list(slopes)
+    columns = {*formula_columns(formula_reduced), *formula_columns(formula_full)}
+    data = prepare_table(table, columns=[*sorted(columns), groups, *by], transform=transform)
     _check_one_method(data, by)
-    terms = {f: _design_or_raise(f, data, groups) for f in (formula_reduced, formula_full)}
+    for f in (formula_reduced, formula_full):
+        reason = design(f, data, groups)[3]
+        if reason is not None:
+            raise DataError(f"the model cannot be estimated: {reason}", field="formula",
+                            found=f)
     out = []
     pieces = [(None, data)] if not by else data.groupby(by, sort=True, observed=True)
-    for key, rows_k in pieces:
-        _check_nested(formula_reduced, formula_full, rows_k)
-        vc_k = _resolve_vc(vc, rows_k, groups)
+    for key, part in pieces:
+        key = () if not by else (key if isinstance(key, tuple) else (key,))
+        check_nested(formula_reduced, formula_full, part)
+        random = random_effects(part, groups, slopes, nested)
         fits = []
         for name, f in (("reduced", formula_reduced), ("full", formula_full)):
-            fit, res, reason = _fit_one(f, rows_k, groups, vc_k, False, 0.05, method, terms[f])
+            y, X, _, reason = design(f, part, groups)
             if reason is not None:
-                where = "" if not by else f" (at {dict(zip(by, np.atleast_1d(key)))})"
+                where = f" (at {dict(zip(by, key))})" if by else ""
                 raise DataError(f"the {name} model cannot be estimated{where}: {reason}",
                                 field="formula", found=f)
+            start = None if not fits else [random.start, fits[0].theta]
+            fit = fit_lmm(X, y, random, reml=False, start=start, satterthwaite=False)
             fits.append(fit)
-            row = {"model": name, "formula": f, "llf": fit.llf, "df": fit.params.size + 1,
-                   "aic": fit.aic, "bic": fit.bic, "n_obs": int(fit.nobs),
-                   "converged": bool(res["converged"].iloc[0]), "warning": res["warning"].iloc[0]}
-            if by:
-                row = {**dict(zip(by, key if isinstance(key, tuple) else (key,))), **row}
-            out.append(row)
-        lr = 2 * (fits[1].llf - fits[0].llf)
-        df_diff = out[-1]["df"] - out[-2]["df"]
+            out.append({**dict(zip(by, key)), "model": name, "formula": f, "llf": fit.llf,
+                        "df": fit.n_params, "aic": fit.deviance + 2 * fit.n_params,
+                        "bic": fit.deviance + fit.n_params * np.log(fit.n_obs),
+                        "n_obs": fit.n_obs, "singular": fit.singular,
+                        "converged": fit.converged})
+        # the full fit's criterion is at most the reduced one's up to rounding (≈ 1e-12)
+        lr = max(2 * (fits[1].llf - fits[0].llf), 0.0)
+        df_diff = fits[1].n_params - fits[0].n_params
         out[-2].update(lr_stat=np.nan, df_diff=np.nan, p_value=np.nan)
         out[-1].update(lr_stat=lr, df_diff=df_diff, p_value=stats.chi2.sf(lr, df_diff))
     return pd.DataFrame(out)
@@ -273,7 +379,7 @@ def compare_regressions(table, formula="value ~ C(objective)", *, split="roi",
     """
     import statsmodels.formula.api as smf
 
-    data = prepare_table(table, columns=[*_formula_columns(formula), split],
+    data = prepare_table(table, columns=[*formula_columns(formula), split],
                          transform=transform)
     _check_one_method(data, [])
     levels = sorted(data[split].unique())
@@ -310,159 +416,11 @@ def _as_list(columns) -> list:
     return [columns] if isinstance(columns, str) else list(columns)
 
 
-def _formula_columns(formula) -> list:
-    """Data columns a patsy formula reads (its variables that are not patsy/numpy names)."""
-    import patsy
-
-    if not isinstance(formula, str) or "~" not in formula:
-        raise DataError("the formula must be a patsy formula 'value ~ ...'", field="formula",
-                        found=formula)
-    try:
-        desc = patsy.ModelDesc.from_formula(formula)
-    except patsy.PatsyError as err:
-        raise DataError(f"the formula does not parse: {err}", field="formula",
-                        found=formula) from None
-    names = set()
-    for term in desc.lhs_termlist + desc.rhs_termlist:
-        for factor in term.factors:
-            code = factor.code
-            names.update(_identifiers(code))
-    known = {"C", "Treatment", "Sum", "Diff", "Helmert", "Poly", "np", "I", "center",
-             "standardize", "scale", "bs", "cr", "cc", "te", "Q", "log", "exp", "levels",
-             "reference"}
-    return sorted(n for n in names if n not in known)
-
-
-def _identifiers(code: str) -> set:
-    import ast
-
-    try:
-        tree = ast.parse(code, mode="eval")
-    except SyntaxError:
-        return {code}
-    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    # Q("odd name") refers to a column by string
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                and node.func.id == "Q" and node.args
-                and isinstance(node.args[0], ast.Constant)):
-            names.add(node.args[0].value)
-    return names
-
-
-def _vc_columns(vc) -> list:
-    if vc == "auto":
-        return []  # contact / instance are used when present
-    if vc is None:
-        return []
-    if not isinstance(vc, dict):
-        raise DataError("vc must be 'auto', None or a dict {name: formula}", field="vc",
-                        found=vc)
-    return sorted({c for f in vc.values() for c in _formula_columns(f"y ~ {f}")} - {"y"})
-
-
 def _check_one_method(data, by):
     if "method" in data.columns and "method" not in by and data["method"].nunique() > 1:
         raise DataError("values of different comparison methods cannot enter one model",
                         field="method", found=sorted(map(str, data["method"].unique())),
                         fix="filter the table to one method, or add 'method' to by")
-
-
-def _resolve_vc(vc, rows, groups):
-    if vc != "auto":
-        return vc or None
-    out = {}
-    for name, f in _AUTO_VC.items():
-        if name in rows.columns and rows.groupby(groups, observed=True)[name].nunique().max() > 1:
-            out[name] = f
-    return out or None
-
-
-def _design(formula, rows, groups):
-    """Fixed-effect terms, or the reason the formula cannot be estimated on these rows."""
-    import patsy
-
-    n_groups = rows[groups].nunique()
-    if n_groups < 2:
-        found = ", ".join(map(str, rows[groups].unique()))
-        return None, (f"only one {groups} ({found}): a random intercept per {groups} needs at "
-                      f"least two")
-    try:
-        _, x = patsy.dmatrices(formula, rows, return_type="dataframe", NA_action="raise")
-    except patsy.PatsyError as err:
-        return None, f"the formula cannot be evaluated on the table: {err}".replace("\n", " ")
-    info = x.design_info
-    for term, cols in info.term_slices.items():
-        if term.factors and cols.stop == cols.start:
-            name = term.name()
-            return None, f"term {name} has a single level in these rows, so no contrast"
-    if x.shape[0] <= x.shape[1]:
-        return None, f"{x.shape[0]} rows for {x.shape[1]} fixed effects"
-    rank = np.linalg.matrix_rank(x.to_numpy())
-    if rank < x.shape[1]:
-        return None, (f"the fixed effects are collinear ({x.shape[1]} columns, rank {rank}): "
-                      "some combination of the formula's levels is absent or confounded")
-    return list(x.columns), None
-
-
-def _design_or_raise(formula, data, groups):
-    terms, reason = _design(formula, data, groups)
-    if reason is not None:
-        raise DataError(f"the model cannot be estimated: {reason}", field="formula",
-                        found=formula)
-    return terms
-
-
-def _fit_one(formula, rows, groups, vc, reml, alpha, method, terms):
-    """One MixedLM fit → (fit | None, tidy rows, reason | None)."""
-    import statsmodels.formula.api as smf
-
-    vc_used = _resolve_vc(vc, rows, groups)
-    random = " + ".join([groups, *(vc_used or {})])
-    base = {"n_subjects": rows[groups].nunique(), "n_obs": len(rows), "random": random}
-    _, reason = _design(formula, rows, groups)
-    fit = None
-    if reason is None:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                # re_formula="1" explicitly: with vc_formula alone statsmodels drops the
-                # random intercept of the groups
-                model = smf.mixedlm(formula, rows, groups=rows[groups], re_formula="1",
-                                    vc_formula=vc_used)
-                fit = model.fit(reml=reml, method=method)
-            except (np.linalg.LinAlgError, ValueError) as err:
-                reason = f"the fit failed: {err}"
-    if fit is None:
-        out = pd.DataFrame({"term": terms, "estimate": np.nan, "se": np.nan, "ci_low": np.nan,
-                            "ci_high": np.nan, "z": np.nan, "p_value": np.nan,
-                            "converged": False, "warning": reason, **base})
-        return None, out, reason
-    messages = [_explain(str(w.message).replace("\n", " "), fit, groups) for w in caught]
-    messages = list(dict.fromkeys(messages))
-    # fit.converged is the last optimizer's verdict (earlier attempts may have failed first)
-    failed = any("not positive definite" in m for m in messages)
-    fe = fit.fe_params
-    ci = fit.conf_int(alpha=alpha).loc[fe.index]
-    se = fit.bse_fe.loc[fe.index]
-    out = pd.DataFrame({
-        "term": fe.index, "estimate": fe.to_numpy(), "se": se.to_numpy(),
-        "ci_low": ci.iloc[:, 0].to_numpy(), "ci_high": ci.iloc[:, 1].to_numpy(),
-        "z": (fe / se).to_numpy(), "p_value": fit.pvalues.loc[fe.index].to_numpy(),
-        "converged": bool(fit.converged) and not failed, "warning": "; ".join(messages),
-        **base})
-    return fit, out, None
-
-
-def _explain(message, fit, groups):
-    # statsmodels flags variances below an absolute 0.01, which Fisher z similarities (of order
-    # 0.01-0.1) often are: give the estimates so that the reader can judge.
-    if "boundary" not in message:
-        return message
-    parts = [f"{groups} {float(np.diag(fit.cov_re)[0]):.3g}"] if fit.cov_re.size else []
-    parts += [f"{name} {v:.3g}" for name, v in zip(fit.model.exog_vc.names, fit.vcomp)]
-    parts.append(f"residual {fit.scale:.3g}")
-    return f"{message.rstrip('.')} (statsmodels flags variances < 0.01; here {', '.join(parts)})"
 
 
 def _correct(result, correction, family):
@@ -482,14 +440,3 @@ def _correct(result, correction, family):
                                 found=correction,
                                 fix="use fdr_bh, fdr_by, bonferroni, holm or none") from None
     return out
-
-
-def _check_nested(reduced, full, rows):
-    import patsy
-
-    xs = [patsy.dmatrices(f, rows, return_type="matrix")[1] for f in (reduced, full)]
-    both = np.hstack(xs)
-    if np.linalg.matrix_rank(both) > np.linalg.matrix_rank(xs[1]):
-        raise DataError("the models are not nested: the reduced design is not within the "
-                        "span of the full one", field="formula", found=[reduced, full],
-                        fix="the full formula must contain every term of the reduced one")

@@ -24,8 +24,14 @@ _FAMILY = {
               "expression) or network (the networks' training objective)",
 }
 _FIT = {
-    "converged": "Whether the optimiser converged",
-    "warning": "Warnings raised while fitting (n/a when none)",
+    "singular": "Whether a random-effect variance was estimated at the boundary (a relative "
+                "SD below 1e-4, as lme4::isSingular); the fit is kept and valid",
+    "converged": "Whether the optimiser reached a stationary point (largest projected "
+                 "gradient of the criterion below 2e-3)",
+}
+_NOTE = {
+    "note": "Why no p-value is given (too few patients for a group claim, not estimable) or "
+            "which random effects are at the boundary (n/a when none)",
 }
 
 #: Description of every column the stats tables can hold, per table kind.
@@ -36,16 +42,41 @@ COLUMNS = {
         **_WINDOW,
         "term": "Fixed-effect term of the mixed model (patsy name)",
         "estimate": "Estimated coefficient (Fisher z units when the values were transformed)",
-        "se": "Standard error of the estimate",
-        "ci_low": "Lower bound of the 1 - alpha Wald confidence interval",
-        "ci_high": "Upper bound of the 1 - alpha Wald confidence interval",
-        "z": "Wald z statistic (estimate / se)",
-        "p_value": "Two-sided Wald p-value, uncorrected",
+        "se": "Standard error used for inference: max(se_lmm, se_two_stage) under "
+              "stats.se_floor two-stage, else se_lmm",
+        "df": "Degrees of freedom of the t test: min(df_lmm, patients - 1) under "
+              "stats.se_floor two-stage, else df_lmm",
+        "t": "t statistic (estimate / se)",
+        "ci_low": "Lower bound of the 1 - alpha confidence interval (t quantile on df)",
+        "ci_high": "Upper bound of the 1 - alpha confidence interval (t quantile on df)",
+        "p_value": "Two-sided t-test p-value, uncorrected (n/a with too few patients)",
         "p_corrected": "p-value corrected across windows and ROIs, per term (stats.correction)",
+        "se_lmm": "Standard error of the mixed model (as lme4)",
+        "df_lmm": "Satterthwaite degrees of freedom of the mixed model (as lmerTest)",
+        "se_two_stage": "Standard error of the mean of per-patient least-squares estimates",
+        "inference": "Which standard error the test used: mixed model or two-stage floor",
         **_FIT,
+        "gradient_norm": "Largest projected gradient of the REML/ML criterion at the optimum",
+        **_NOTE,
         "n_subjects": "Patients in the fit",
+        "n_contacts": "Contacts in the fit",
         "n_obs": "Rows (similarity values) in the fit",
-        "random": "Random effects used: patient intercept and variance components",
+        "random": "Random effects, in lme4 notation",
+    },
+    "signflip": {
+        **_FAMILY,
+        **_TEST,
+        **_WINDOW,
+        "mean": "Mean over patients of the patient contrast curve (Fisher z when transformed)",
+        "t": "One-sample t over patients",
+        "p_value": "Sign-flip permutation p-value of the window, uncorrected",
+        "p_corrected": "Sign-flip p-value of the maximum statistic over the ROI's windows "
+                       "(family-wise over windows)",
+        "min_p": "Smallest p-value attainable with this many patients",
+        "n_subjects": "Patients in the test",
+        "n_permutations": "Sign flips used",
+        "exact": "Whether every one of the 2^n sign flips was enumerated",
+        **_NOTE,
     },
     "comparison": {
         **_FAMILY,
@@ -74,6 +105,8 @@ COLUMNS = {
         "p_value": "Sign-flip permutation p-value of the cluster mass",
         "n_windows": "Windows in the cluster",
         "n_subjects": "Patients in the test",
+        "min_p": "Smallest p-value the sign-flip test can give with this many patients",
+        **_NOTE,
     },
     "onsets": {
         **_FAMILY,
@@ -85,6 +118,7 @@ COLUMNS = {
         "detected": "Share of bootstrap resamples with a significant cluster",
         "n_bootstrap": "Patient bootstrap resamples",
         "n_subjects": "Patients in the test",
+        **_NOTE,
     },
     "patients": {
         **_FAMILY,
@@ -107,11 +141,11 @@ def write_stats_table(table: pd.DataFrame, path, kind: str, *, config=None) -> P
     Parameters
     ----------
     table : pandas.DataFrame
-        ``MixedModelResult.table``, a comparison table, ``ClusterResult.clusters``, an onset
-        table or a patient summary.
+        ``MixedModelResult.table``, a sign-flip table, a comparison table,
+        ``ClusterResult.clusters``, an onset table or a patient summary.
     path : path-like
         The ``.tsv`` to write (atomically; the sidecar is the same name with ``.json``).
-    kind : {"mixedlm", "comparison", "clusters", "onsets", "patients"}
+    kind : {"mixedlm", "signflip", "comparison", "clusters", "onsets", "patients"}
     config : ieegrsa.config.Config | None
         Recorded in the sidecar with the software versions.
     """

@@ -1,0 +1,150 @@
+"""The mixed models against R: lme4 1.1 (estimates, SEs, variances, likelihoods, isSingular),
+lmerTest (Satterthwaite df, p-values) and anova() (likelihood-ratio tests).
+
+R is called once per table through tests/r/lmer_reference.R (bobyqa with rhoend 1e-12, so
+that the reference is the optimum itself). R repeats its own variance estimates to ~1e-7
+relative between runs, so tolerances are 1e-6; near-zero SDs are compared absolutely.
+Skipped, with the reason, where R with lme4/lmerTest/jsonlite is absent (.ci/run installs it).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _lme4 import SKIP_REASON, have_lme4, lme4_fits  # noqa: E402
+from test_stats import make_table  # noqa: E402
+
+from ieegrsa.stats import compare_models, mixed_model  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not have_lme4(), reason=SKIP_REASON)
+
+FORMULA = "value ~ objective + (1 + objective | subject) + (1 | subject:contact)"
+
+
+def r_table(table, by=("roi", "window_start"), columns=("subject", "contact", "objective")):
+    """The rows as R sees them: arctanh values, one fit id per ROI × window."""
+    out = table.assign(value=np.arctanh(table["value"]))
+    out["fit"] = out[list(by)].astype(str).agg("/".join, axis=1)
+    out["inst"] = out["model"].astype(str) + "-" + out["instance"].astype(str)
+    return out[["fit", "value", *columns]]
+
+
+def assert_matches_lme4(result, reference, by=("roi", "window_start"), tol=1e-6):
+    """Compare every fit of a MixedModelResult with lme4/lmerTest; return the max |rel| diffs."""
+    worst = {}
+
+    def check(name, got, want, rtol=tol, atol=0.0):
+        name = f"{name} (singular)" if fit.singular else name
+        got, want = np.asarray(got, float), np.asarray(want, float)
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=f"{name} {key}")
+        scale = np.maximum(np.abs(want), atol / rtol if rtol else 1.0)
+        worst[name] = max(worst.get(name, 0.0), float(np.max(np.abs(got - want) / scale)))
+
+    n = 0
+    for key, fit in result.fits.items():
+        fit_id = "/".join(str(k) for k, c in zip(key, result.table.columns) if c in by)
+        ref = reference[fit_id]
+        assert "error" not in ref, ref
+        fixed = pd.DataFrame(ref["fixed"])
+        check("estimate", fit.beta, fixed["estimate"], atol=1e-9)
+        check("se", fit.se, fixed["se"])
+        # at the boundary the df depend on a nearly flat direction of the Hessian, and on
+        # whether R's θ lands on 0 or at 1e-8: 1e-4 there, 1e-6 elsewhere
+        loose = 100 * tol if fit.singular else tol
+        check("df", fit.df, fixed["df"], rtol=loose)
+        t = fit.beta / fit.se
+        check("t", t, fixed["t"], atol=1e-6)
+        from scipy import stats
+
+        check("p", 2 * stats.t.sf(np.abs(t), fit.df), fixed["p"], rtol=loose, atol=1e-9)
+        check("loglik", fit.llf, ref["logLik"], atol=1e-7)
+        check("sigma", fit.sigma, ref["sigma"])
+        assert fit.singular == ref["singular"], (fit_id, fit.theta, ref["theta"])
+        check("sd", *_sds(fit, ref), atol=1e-6 * fit.sigma)
+        n += 1
+    return n, worst
+
+
+def _sds(fit, ref):
+    """Random-effect SDs of both, matched by component (R's names → ours, by position)."""
+    names = [n for n in fit.random_sd if "|" not in n and n != "residual"]
+    block = [n for n in names if n.split(":", 1)[1] in ("(Intercept)",) or "[T." in n]
+    got, want = [], []
+    for row in ref["varcorr"]:
+        if row["var2"] is not None or row["grp"] == "Residual":
+            continue
+        if row["grp"] == "subject":
+            r_vars = [r["var1"] for r in ref["varcorr"] if r["grp"] == "subject"
+                      and r["var2"] is None]
+            ours = block[r_vars.index(row["var1"])]
+        else:
+            ours = {"subject:contact": "subject:contact", "subject:inst": "subject:instance"}[
+                row["grp"]]
+        got.append(fit.random_sd[ours])
+        want.append(row["sdcor"])
+    return got, want
+
+
+@pytest.fixture(scope="module")
+def categorical():
+    """The simulator's kind of table: 10 patients, 1-5 contacts per ROI, 11 windows × 2 ROIs,
+    identity > expression planted in ventral 0.1-0.3 s; many fits are singular."""
+    return make_table(seed=4, layers=("l1",))
+
+
+def test_default_model_matches_lme4(categorical):
+    result = mixed_model(categorical)
+    ref = lme4_fits(r_table(categorical), FORMULA)
+    n, worst = assert_matches_lme4(result, ref)
+    n_singular = sum(f.singular for f in result.fits.values())
+    print(f"\nlme4 agreement over {n} fits ({n_singular} singular): "
+          + ", ".join(f"{k} {v:.1e}" for k, v in worst.items()))
+    assert n == 22 and 0 < n_singular < n  # boundary and interior fits are both covered
+
+
+def test_three_objectives_and_instances_match_lme4():
+    """A 3 × 3 random-slope block and network instances nested in patients, ML."""
+    t = make_table(seed=5, n_subjects=7, n_instances=2, starts=[0.1, 0.2], layers=("l1",))
+    extra = t[t.objective == "expression"].assign(
+        objective="object", model="alexnet",
+        value=lambda d: np.tanh(np.arctanh(d["value"]) + np.random.default_rng(0).normal(
+            0, 0.05, len(d))))
+    t = pd.concat([t, extra], ignore_index=True)
+    result = mixed_model(t, reml=False)
+    ref = lme4_fits(r_table(t, columns=("subject", "contact", "objective", "inst")),
+                    "value ~ objective + (1 + objective | subject) + "
+                    "(1 | subject:contact) + (1 | subject:inst)", reml=False,
+                    factors=("objective", "subject", "contact", "inst"))
+    n, worst = assert_matches_lme4(result, ref)
+    assert n == 4
+    print("\n3 objectives, instances, ML: " + ", ".join(f"{k} {v:.1e}" for k, v in
+                                                        worst.items()))
+
+
+def test_likelihood_ratio_tests_match_anova(categorical):
+    t = categorical[categorical.window_start.isin([-0.1, 0.1, 0.15, 0.3])]
+    out = compare_models(t, "value ~ C(objective) + C(roi)", "value ~ C(objective) * C(roi)",
+                         by=("window_start",))
+    ref = lme4_fits(r_table(t, by=("window_start",),
+                            columns=("subject", "contact", "objective", "roi")),
+                    "value ~ objective * roi + (1 + objective | subject) + (1 | subject:contact)",
+                    reduced="value ~ objective + roi + (1 + objective | subject) + "
+                            "(1 | subject:contact)",
+                    factors=("objective", "subject", "contact", "roi"))
+    for start, part in out.groupby("window_start"):
+        anova = ref[str(start)]["anova"]
+        red, full = part.iloc[0], part.iloc[1]
+        np.testing.assert_allclose([red.llf, full.llf],
+                                   [anova["logLik_reduced"], anova["logLik_full"]], atol=1e-6)
+        np.testing.assert_allclose(full.lr_stat, anova["chisq"], atol=2e-6)
+        np.testing.assert_allclose(full.p_value, anova["p"], rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose([red.aic, full.aic, red.bic, full.bic],
+                                   [anova["AIC_reduced"], anova["AIC_full"],
+                                    anova["BIC_reduced"], anova["BIC_full"]], atol=1e-6)
+        assert full.df_diff == anova["df"] and full.lr_stat >= 0
