@@ -931,9 +931,10 @@ class StatsConfig(_Section):
     )
     se_floor: Literal["two-stage", "none"] = Field(
         "two-stage",
-        description="two-stage = the standard error of a term is at least that of the mean of "
-        "per-patient estimates and its df at most patients - 1 (keeps the test calibrated "
-        "when a random-slope variance is estimated at zero); none = the mixed model's own "
+        description="two-stage = where the standard error of the mean of per-patient "
+        "estimates exceeds the mixed model's, the term is tested with it on patients - 1 df, "
+        "and the model's df are at most patients - 1 (keeps the test calibrated when a "
+        "random-slope variance is estimated at zero); none = the mixed model's own "
         "(Satterthwaite) numbers.",
     )
     min_patients: StrictInt = Field(

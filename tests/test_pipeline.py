@@ -36,8 +36,9 @@ CONTACT_COLUMNS = ["name", "x", "y", "z", "space", "roi", "atlas_label", "includ
                    "exclusion_reason"]
 SIMILARITY_COLUMNS = ["subject", "roi", "contact", "window_start", "window_stop", "model",
                       "objective", "instance", "layer", "method", "value", "p_value"]
-MIXEDLM_COLUMNS = ["roi", "window_start", "window_stop", "term", "estimate", "se", "ci_low",
-                   "ci_high", "p_value", "p_corrected"]
+MIXEDLM_COLUMNS = ["roi", "window_start", "window_stop", "term", "estimate", "se", "df", "t",
+                   "ci_low", "ci_high", "p_value", "p_corrected", "singular", "converged",
+                   "n_subjects"]
 CLUSTERS_COLUMNS = ["roi", "contrast", "start", "stop", "statistic", "p_value"]
 SUBJECTS = ("01", "02")
 
@@ -117,6 +118,11 @@ def test_contract_files_and_columns(app_run):
     assert set(MIXEDLM_COLUMNS) <= set(mixedlm.columns) and len(mixedlm) > 0
     clusters = read_tsv(out / "group" / "task-faces_desc-clusters_stats.tsv")
     assert set(CLUSTERS_COLUMNS) <= set(clusters.columns)
+    # two patients: estimates, but no p-value that looks like an answer
+    assert mixedlm["p_value"].isna().all() and mixedlm["estimate"].notna().any()
+    assert mixedlm["note"].str.contains("too few patients for a group claim|not estimable").all()
+    signflip = read_tsv(out / "group" / "task-faces_desc-signflip_stats.tsv")
+    assert signflip["p_value"].isna().all() and len(signflip)
     assert (out / "group.html").stat().st_size > 0
 
 

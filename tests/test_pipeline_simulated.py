@@ -38,7 +38,7 @@ def _run(tmp_path_factory, effect):
     assert (status["status"] == "done").all(), status
     outputs = run_group(out, CONFIG, report=False)
     read = {kind: pd.read_csv(outputs[kind], sep="\t", na_values=["n/a"],
-                              keep_default_na=False) for kind in ("clusters", "mixedlm")}
+                              keep_default_na=False) for kind in ("clusters", "mixedlm", "signflip")}
     return read, truth
 
 
@@ -70,6 +70,11 @@ def test_group_level_recovers_the_planted_model(tmp_path_factory, effect, signs)
         # the reference level is expression: identity ahead is a positive estimate
         hits = term[(term.roi == roi) & (term.p_corrected < 0.05) & (term.estimate * sign > 0)]
         assert _overlaps(hits.window_start, hits.window_stop, truth[roi]).any(), (roi, term)
+    flips = tables["signflip"]
+    flips = flips[(flips.family == "categorical") & (flips.p_corrected < 0.05)]
+    for roi, sign in signs.items():
+        hits = flips[(flips.roi == roi) & (flips["mean"] * sign > 0)]
+        assert _overlaps(hits.window_start, hits.window_stop, truth[roi]).any(), (roi, flips)
 
 
 def test_group_level_finds_nothing_without_planted_geometry(tmp_path_factory):
@@ -78,3 +83,5 @@ def test_group_level_finds_nothing_without_planted_geometry(tmp_path_factory):
     term = tables["mixedlm"]
     term = term[(term.family == "categorical") & term.term.str.contains("identity")]
     assert not (term.p_corrected < 0.05).any(), term[term.p_corrected < 0.05]
+    flips = tables["signflip"]
+    assert not (flips.p_corrected < 0.05).any(), flips[flips.p_corrected < 0.05]

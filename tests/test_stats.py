@@ -107,9 +107,12 @@ def test_mixed_model_table(table, fitted):
     np.testing.assert_allclose(got["p_value"], 2 * stats.t.sf(np.abs(got["t"]), got["df"]))
     half = stats.t.ppf(0.975, got["df"]) * got["se"]
     np.testing.assert_allclose(got["ci_high"] - got["estimate"], half)
-    # the two-stage floor: se ≥ both, df ≤ patients - 1
-    assert (got["se"] >= np.fmax(got["se_lmm"], got["se_two_stage"]) - 1e-15).all()
-    assert (got["df"] <= rows.subject.nunique() - 1 + 1e-12).all()
+    # the two-stage floor: se = max of both, df ≤ patients - 1 (= with the floor)
+    np.testing.assert_allclose(got["se"], np.fmax(got["se_lmm"], got["se_two_stage"]))
+    n = rows.subject.nunique()
+    assert (got["df"] <= n - 1 + 1e-12).all()
+    floor = got["inference"] == "two-stage floor"
+    assert (got.loc[floor, "df"] == n - 1).all()
     # one fit of the same rows without by agrees
     alone = mixed_model(rows, by=None).table.set_index("term")
     np.testing.assert_allclose(alone["estimate"], got["estimate"], rtol=0, atol=1e-10)
@@ -367,3 +370,48 @@ def test_false_positive_rate_under_the_null():
             cluster_hits += (res.clusters["p_value"] < 0.05).any()
     assert mixed_hits / n_sim <= 0.08
     assert cluster_hits / (n_sim // 2) <= 0.08
+
+
+# --------------------------------------------------------------------------------------------
+# sign-flip check
+
+
+def test_sign_flip_test_equals_brute_force_enumeration(table):
+    from ieegrsa.stats import min_attainable_p, sign_flip_test
+
+    rows = table[table.subject.isin(["01", "02", "03", "04", "05", "06", "07"])]
+    res = sign_flip_test(rows, n_permutations=1000, min_subjects=2)
+    for roi in ("ventral", "lateral"):
+        x = _by_hand_curves(rows, roi).to_numpy()
+        got = res[res.roi == roi]
+        assert bool(got["exact"].all()) and (got["n_permutations"] == 2 ** x.shape[0]).all()
+        t_obs = stats.ttest_1samp(x, 0.0).statistic
+        np.testing.assert_allclose(got["t"], t_obs, rtol=1e-10)
+        null = np.array([stats.ttest_1samp(x * np.array(s)[:, None], 0.0).statistic
+                         for s in itertools.product((1, -1), repeat=x.shape[0])])
+        p = (np.abs(null) >= np.abs(t_obs) - 1e-12).mean(axis=0)
+        p_fwe = (np.abs(null).max(axis=1)[:, None] >= np.abs(t_obs) - 1e-12).mean(axis=0)
+        np.testing.assert_allclose(got["p_value"], p)
+        np.testing.assert_allclose(got["p_corrected"], p_fwe)
+        assert (got["min_p"] == min_attainable_p(x.shape[0])).all()
+    ventral = res[res.roi == "ventral"].set_index("window_start")
+    assert (ventral.loc[list(PLANTED), "p_corrected"] < 0.05).all()
+    # one-sided, random flips: reproducible with the seed, p ≥ 1 / n_permutations
+    a = sign_flip_test(table, n_permutations=200, tail=1, seed=3)
+    b = sign_flip_test(table, n_permutations=200, tail=1, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a["exact"].any() and (a["p_value"] >= 1 / 200).all()
+
+
+def test_sign_flip_test_says_when_too_few_patients(table):
+    from ieegrsa.stats import min_attainable_p, sign_flip_test
+
+    assert min_attainable_p(4) == 2 / 16 and min_attainable_p(5, tail=1) == 1 / 32
+    four = table[table.subject.isin(["01", "02", "03", "04"])]
+    res = sign_flip_test(four, n_permutations=1000, min_subjects=2)
+    assert res["p_value"].isna().all()  # 2 / 16 > 0.05: no p-value that looks like an answer
+    assert res["note"].str.contains("too few patients for a group claim").all()
+    assert res["note"].str.contains("0.125").all()
+    six = table[table.subject.isin([f"0{i}" for i in range(1, 7)])]
+    res = sign_flip_test(six, n_permutations=1000, min_subjects=8)
+    assert res["p_value"].isna().all() and res["note"].str.contains(r"\d < 8").all()

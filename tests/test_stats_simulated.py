@@ -71,7 +71,7 @@ def test_mixed_model_finds_the_planted_effects(similarity):
     table, truth = similarity
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fits = mixed_model(table, "value ~ C(model)").table
+        fits = mixed_model(table, "value ~ C(model)", slopes=("model",)).table
     term = fits[fits.term == "C(model)[T.identity]"]
     significant = term[term.p_corrected < 0.05]
     for roi, sign in (("ventral", 1), ("lateral", -1)):

@@ -25,30 +25,38 @@ each shown ``n_repetitions`` times. The patient has one shaft per ROI it samples
   ``response``).
 - ``G_k(c, t) = max(0, 1 + e_p u_k q(c) w(t))``: the planted amplitude code. ``q`` is the
   patient's code, a random permutation of ``n_levels`` evenly spaced values in [-1, 1] (zero
-  mean) over the levels of ``effect_model`` (identity or expression); ``w(t)`` is 1 within
-  ``effect_window`` (smooth edges), 0 outside; ``u_k`` is 1 for the contacts in ``effect_rois``
-  that carry the code (each with probability ``effect_fraction``), else 0; ``e_p`` is the
-  patient's effect, ``effect`` times a gamma-distributed factor of mean 1 and coefficient of
-  variation ``effect_variability``. Under ``effect=0`` nothing about the response depends on
-  identity or expression: the null.
+  mean) over the levels of ``effect_model`` (identity or expression); ``w(t)`` is the code's
+  time course within ``effect_window``: a Hann bump over it (``effect_shape="hann"``: the code
+  rises and falls smoothly, so it changes the shape of the response within an analysis window)
+  or 1 throughout it with ~10 ms edges (``"box"``: a pure gain, which a correlation distance over
+  a window's samples sees only through the signal-to-noise ratio and at the edges); ``u_k`` is 1
+  for the contacts in ``effect_rois`` that carry the code (each with probability
+  ``effect_fraction``), else 0; ``e_p`` is the patient's effect, ``effect`` times a
+  gamma-distributed factor of mean 1 and coefficient of variation ``effect_variability``. Under
+  ``effect=0`` nothing about the response depends on identity or expression: the null.
 - ``γ_c = 1 + image_gain_sd N(0, 1)``: a fixed per-image gain (images differ in low-level
   features), and ``ε_trial = 1 + trial_gain_sd N(0, 1)``: trial-to-trial response variability.
-  Both are shared by all contacts of the patient and carry no identity or expression structure.
+  Both are shared by all contacts of the patient and carry no identity or expression structure
+  (they make the contacts of one patient share part of their chance geometry).
 - ``σ_k(t)``: local noise, Gaussian white noise smoothed in time by a Gaussian kernel of
   standard deviation ``noise_smoothness`` s (then scaled to unit variance) and correlated along
-  the shaft as an AR(1) over neighbouring contacts: ``corr(σ_k, σ_j) = shared_noise ** |k - j|``.
+  the shaft (volume conduction): ``corr(σ_k, σ_j) = ρ ** (k - j)²`` (``spatial="gaussian"``) or
+  ``ρ ** |k - j|`` (``"ar1"``), ``ρ = shared_noise`` the correlation of neighbouring monopolar
+  contacts.
 - ``r(t)``: the common-reference artefact, temporally smooth like ``σ`` with standard deviation
   ``reference_noise``, shared by every contact of the patient (both shafts), picked up with a
   contact-specific gain ``g_k = 1 + reference_gain_sd N(0, 1)`` (impedances differ), so that
   bipolar re-referencing removes most of it but not all.
 
-The bipolar channel ``k-(k+1)`` is ``x_k - x_{k+1}``: neighbouring bipolar channels share a
-contact: their local noise is correlated (``-(1 - ρ) / 2`` for ``ρ = shared_noise``, the sign
-of no consequence to a correlation-distance RDM), and so are their responses. Each bipolar channel's signals are averaged over the repetitions of each
-condition. Everything above is linear and Gaussian given the contact parameters, so that the
-condition means are simulated directly (noise and trial gains with variance divided by
-``n_repetitions``), which has exactly the distribution of the means of simulated trials
-(``trial_level=True`` simulates every trial and averages them, for checks; it is slower).
+The bipolar channel ``k-(k+1)`` is ``x_k - x_{k+1}``, so neighbouring bipolar channels share a
+contact. Their local noise correlates by ``(2ρ - 1 - ρ⁴) / (2 (1 - ρ))`` (gaussian: 0.48 at
+``ρ = 0.8``, -0.06 at 0.5) or ``-(1 - ρ) / 2`` (ar1), and a correlation-distance RDM is blind to
+the sign, so that their RDMs (and values) are correlated, more so the larger ``|corr|``. Each
+bipolar channel's signal is averaged over the repetitions of each condition. Everything above is
+linear and Gaussian given the patient's parameters, so the condition means are simulated
+directly (noise and trial gains with variance divided by ``n_repetitions``), which has exactly
+the distribution of the means of simulated trials (``trial_level=True`` simulates every trial
+and averages them, for checks; it is slower).
 
 Neural RDMs and similarities, as the pipeline's ``contact`` pattern
 -----------------------------------------------------------------
@@ -64,6 +72,7 @@ or before ``stop``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import NamedTuple
 
@@ -96,7 +105,8 @@ class StudySignals(NamedTuple):
     #: One row per condition (the RDM order): ``identity``, ``expression`` (level indices).
     conditions: pd.DataFrame
     #: One row per patient: ``subject``, ``rois`` (sampled, ``+``-joined), ``effect`` (the
-    #: patient's effect ``e_p``), ``code`` (its code per level of ``effect_model``, as a list).
+    #: patient's effect ``e_p``, also when it samples no effect ROI), ``code`` (its code per
+    #: level of ``effect_model``, as a list).
     truth: pd.DataFrame
 
 
@@ -107,7 +117,7 @@ def similarity_study(n_patients: int, *, seed: int = 0, effect: float = 0.0,
                      shared_noise: float = 0.8, spatial: str = "gaussian",
                      reference_noise: float = 0.3,
                      rois=("ventral", "lateral"), both_rois: float = 1.0,
-                     sfreq: float = 100.0, epoch=(-0.2, 0.6),
+                     sfreq: float = 200.0, epoch=(-0.2, 0.6),
                      response: float = 2.0, response_sd: float = 0.5,
                      response_timing=(0.08, 0.2), effect_window=(0.1, 0.35),
                      effect_shape: str = "hann",
@@ -148,8 +158,14 @@ def similarity_study(n_patients: int, *, seed: int = 0, effect: float = 0.0,
         The analysis windows (s): either a grid, windows of ``length`` every ``step`` within
         [``start``, ``stop``], or explicit [start, stop) rows, all of one length in samples.
     shared_noise : float
-        Correlation of the local noise of neighbouring monopolar contacts of a shaft (AR(1)
-        along the shaft, in [0, 1)).
+        Correlation, in [0, 1), of the local noise of neighbouring monopolar contacts of a shaft.
+        At the default 0.8 (gaussian), the noise of neighbouring bipolar channels correlates by
+        0.48.
+    spatial : {"gaussian", "ar1"}
+        Fall-off of the noise correlation with the distance ``d`` (in contacts) along the shaft:
+        ``shared_noise ** d²`` (smooth volume conduction) or ``shared_noise ** d``. With ar1,
+        neighbouring bipolar channels' noise correlates by ``-(1 - shared_noise) / 2`` whatever
+        the monopolar correlation, so their RDMs share little.
     reference_noise : float
         Standard deviation of the common-reference artefact (≥ 0).
     rois : sequence of str
@@ -161,13 +177,17 @@ def similarity_study(n_patients: int, *, seed: int = 0, effect: float = 0.0,
     epoch : (float, float)
         Start and end (s, end excluded) of the simulated time axis around image onset.
     response : float
-        Typical peak amplitude of the face response at a monopolar contact (noise-SD units).
+        Typical peak amplitude of the face response at a monopolar contact, in units of the
+        standard deviation of one trial's local noise there.
     response_sd : float
         Standard deviation of the log of the contact's response amplitude.
     response_timing : (float, float)
         Onset and peak (s) of the face response.
     effect_window : (float, float)
-        Interval (s) in which the gain codes the stimulus (edges smoothed over ~10 ms).
+        Interval (s) in which the gain codes the stimulus.
+    effect_shape : {"hann", "box"}
+        Time course of the code within ``effect_window``: a Hann bump (0 at the ends, full at the
+        middle) or flat with ~10 ms Gaussian edges.
     effect_variability : float
         Coefficient of variation, over patients, of the gamma-distributed factor (mean 1) that
         scales ``effect`` per patient; 0 = the same effect in every patient.
@@ -206,8 +226,8 @@ def similarity_study(n_patients: int, *, seed: int = 0, effect: float = 0.0,
 
     Notes
     -----
-    The model of the signals is described in :mod:`ieegrsa.simulate.studies`. About 10-20 ms
-    per patient on one core at the defaults.
+    The model of the signals is described in :mod:`ieegrsa.simulate.studies`. About 4 ms per
+    patient on one core at the defaults (about 0.05 s for 11 patients).
 
     Examples
     --------
@@ -274,9 +294,8 @@ def study_signals(n_patients: int, **options) -> StudySignals:
 def _simulate(n_patients, *, seed, effect, effect_model, effect_rois, n_identities,
               n_expressions, n_repetitions, contacts, shared_noise, spatial, reference_noise, rois,
               both_rois, sfreq, epoch, response, response_sd, response_timing, effect_window,
-              effect_shape,
-              effect_variability, effect_fraction, noise_smoothness, reference_gain_sd,
-              trial_gain_sd, image_gain_sd, trial_level) -> StudySignals:
+              effect_shape, effect_variability, effect_fraction, noise_smoothness,
+              reference_gain_sd, trial_gain_sd, image_gain_sd, trial_level) -> StudySignals:
     rois, effect_rois = _check_rois(rois, effect_rois)
     contacts = _check_contacts(contacts)
     n_patients = _check_int(n_patients, "n_patients", 1)
@@ -316,6 +335,7 @@ def _simulate(n_patients, *, seed, effect, effect_model, effect_rois, n_identiti
     identity = np.repeat(np.arange(n_identities), n_expressions)
     expression = np.tile(np.arange(n_expressions), n_identities)
     levels = {"identity": identity, "expression": expression}
+    n_levels = {"identity": n_identities, "expression": n_expressions}
     n_cond = len(identity)
 
     # the stimulus-locked response and the window of the code, shared by every patient
@@ -349,7 +369,7 @@ def _simulate(n_patients, *, seed, effect, effect_model, effect_rois, n_identiti
         shaft_of = np.repeat(np.arange(len(present)), n_mono)
         amplitude = response * np.exp(response_sd * rng.standard_normal(M) - response_sd ** 2 / 2)
         ref_gain = 1.0 + reference_gain_sd * rng.standard_normal(M)
-        codes = {m: rng.permutation(np.round(np.linspace(-1.0, 1.0, len(np.unique(levels[m]))), 12))
+        codes = {m: rng.permutation(np.round(np.linspace(-1.0, 1.0, n_levels[m]), 12))
                  for m in MODELS}
         factor = (rng.gamma(1.0 / effect_variability ** 2, effect_variability ** 2)
                   if effect_variability > 0 else 1.0)
@@ -360,14 +380,14 @@ def _simulate(n_patients, *, seed, effect, effect_model, effect_rois, n_identiti
         white = rng.standard_normal((M + 1, n_cond * reps, pad))  # last row: the reference
         smooth = white @ smoother  # (M + 1, n_cond * reps, n_times), unit variance
 
-        # local noise, AR(1) along each shaft
-        chol = np.zeros((M, M))
+        # local noise, correlated along each shaft; the reference is shared by every contact
+        root = np.zeros((M, M))
         start = 0
         for n in n_mono:
-            chol[start:start + n, start:start + n] = _spatial_root(n, shared_noise, spatial)
+            root[start:start + n, start:start + n] = _spatial_root(n, float(shared_noise), spatial)
             start += n
-        noise = (chol @ smooth[:M].reshape(M, -1)).reshape(M, n_cond, reps, n_times)
-        reference = reference_noise * smooth[M].reshape(n_cond, reps, n_times)
+        noise = (root @ smooth[:M].reshape(M, -1)).reshape(M, n_cond, reps, n_times)
+        reference = smooth[M].reshape(n_cond, reps, n_times)
 
         e_p = effect * factor
         in_effect = np.isin(np.asarray(present)[shaft_of],
@@ -379,7 +399,7 @@ def _simulate(n_patients, *, seed, effect, effect_model, effect_rois, n_identiti
         signal = (amplitude[:, None, None, None] * gain[:, :, None, :] * bump
                   * cond_gain[None, :, :, None])
         signal += scale * noise
-        signal += ref_gain[:, None, None, None] * reference
+        signal += (scale * reference_noise) * ref_gain[:, None, None, None] * reference
         mono = signal.mean(axis=2) if reps > 1 else signal[:, :, 0]  # (M, C, T)
 
         first = np.flatnonzero(np.r_[shaft_of[1:] == shaft_of[:-1], False])
@@ -398,13 +418,16 @@ def _simulate(n_patients, *, seed, effect, effect_model, effect_rois, n_identiti
         truth=pd.DataFrame(truth_rows))
 
 
+@functools.lru_cache(maxsize=64)
 def _spatial_root(n: int, rho: float, spatial: str) -> np.ndarray:
     """Matrix square root ``L`` (``L Lᵀ = C``) of the (n, n) noise correlation along a shaft:
     ``C[k, j] = rho ** |k - j|`` (ar1) or ``rho ** (k - j)²`` (gaussian)."""
     lag = np.abs(np.subtract.outer(np.arange(n), np.arange(n))).astype(float)
     corr = rho ** (lag if spatial == "ar1" else lag ** 2)
     values, vectors = np.linalg.eigh(corr)
-    return vectors * np.sqrt(np.clip(values, 0.0, None))
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))
+    root.flags.writeable = False  # cached
+    return root
 
 
 def _smoother(n_times: int, sd: float) -> np.ndarray:
@@ -537,11 +560,17 @@ def _check_range(value, name, low, high, *, closed_low=True, closed_high=True):
         v = float(value)
     except (TypeError, ValueError):
         v = np.nan
-    ok = np.isfinite(v) and (v >= low if closed_low else v > low) and (v <= high if closed_high else v < high)
+    above = v >= low if closed_low else v > low
+    below = v <= high if closed_high else v < high
+    ok = np.isfinite(v) and above and below
     if not ok:
-        interval = f"{'[' if closed_low else '('}{low}, {high}{']' if closed_high else ')'}"
-        raise DataError(f"{name} must be a number in {interval}", field=name, found=repr(value),
-                        fix=f"give a finite value in {interval}")
+        if high == np.inf:
+            interval = f"{'≥' if closed_low else '>'} {low}"
+        else:
+            left, right = "[" if closed_low else "(", "]" if closed_high else ")"
+            interval = f"in {left}{low}, {high}{right}"
+        raise DataError(f"{name} must be a finite number {interval}", field=name,
+                        found=repr(value), fix=f"give a value {interval}")
 
 
 def _check_interval(value, name):

@@ -18,10 +18,11 @@ Tests
 -----
 Per fixed effect: ``t = β̂ / se`` on ``df`` degrees of freedom, ``p = 2 P(T_df > |t|)``, CI
 ``β̂ ± t_{df, 1-α/2} se``. ``se_lmm`` and ``df_lmm`` are the model's (Satterthwaite, as
-lmerTest). With ``se_floor="two-stage"`` (default) the test uses ``se = max(se_lmm, se_2)`` and
-``df = min(df_lmm, n_2 - 1)``, where ``se_2`` is the standard error of the mean of the term's
-per-patient least-squares estimates over the ``n_2`` patients in which it is estimable (the
-summary-statistics approach of Holmes & Friston 1998): when the random-slope variance is
+lmerTest). With ``se_floor="two-stage"`` (default) the test is the model's, ``(se_lmm,
+min(df_lmm, n_2 - 1))``, unless ``se_2 > se_lmm``, where it is the two-stage test ``(se_2, n_2 -
+1)``; ``se_2`` is the standard error of the mean of the term's per-patient least-squares
+estimates over the ``n_2`` patients in which it is estimable (the summary-statistics approach
+of Holmes & Friston 1998). Why: when the random-slope variance is
 estimated at (or near) zero, the model would otherwise treat each contact as an independent
 replicate of the contrast; the floor keeps the test at least as conservative as the
 patient-level t test (null calibration in tests/test_stats_calibration.py). ``inference`` says
@@ -220,10 +221,11 @@ def _fit_rows(formula, rows, groups, slopes, nested, reml, alpha, terms, se_floo
     se, df = fit.se.copy(), fit.df.copy()
     inference = np.full(len(terms), "mixed model")
     if se_floor == "two-stage":
-        floor = np.isfinite(se2)
-        inference[floor & (se2 > se)] = "two-stage floor"
-        se = np.where(floor, np.fmax(se, se2), se)
-        df = np.where(floor, np.fmin(df, n2 - 1.0), df)
+        has = np.isfinite(se2)
+        floor = has & (se2 > se)
+        inference[floor] = "two-stage floor"
+        se = np.where(floor, se2, se)
+        df = np.where(floor, n2 - 1.0, np.where(has, np.fmin(df, n2 - 1.0), df))
     t = fit.beta / se
     p = 2 * stats.t.sf(np.abs(t), df)
     half = stats.t.ppf(1 - alpha / 2, df) * se
@@ -251,7 +253,7 @@ def _two_stage(X, y, group):
     for g in np.unique(group):
         rows = group == g
         Xg = X[rows]
-        if Xg.shape[0] > Xg.shape[1] and np.linalg.matrix_rank(Xg) == Xg.shape[1]:
+        if Xg.shape[0] >= Xg.shape[1] and np.linalg.matrix_rank(Xg) == Xg.shape[1]:
             estimates.append(np.linalg.lstsq(Xg, y[rows], rcond=None)[0])
     n = len(estimates)
     if n < 2:

@@ -42,10 +42,10 @@ COLUMNS = {
         **_WINDOW,
         "term": "Fixed-effect term of the mixed model (patsy name)",
         "estimate": "Estimated coefficient (Fisher z units when the values were transformed)",
-        "se": "Standard error used for inference: max(se_lmm, se_two_stage) under "
-              "stats.se_floor two-stage, else se_lmm",
-        "df": "Degrees of freedom of the t test: min(df_lmm, patients - 1) under "
-              "stats.se_floor two-stage, else df_lmm",
+        "se": "Standard error used for inference: se_two_stage where it exceeds se_lmm "
+              "(stats.se_floor two-stage), else se_lmm",
+        "df": "Degrees of freedom of the t test: patients - 1 with the two-stage floor, else "
+              "df_lmm (at most patients - 1 under stats.se_floor two-stage)",
         "t": "t statistic (estimate / se)",
         "ci_low": "Lower bound of the 1 - alpha confidence interval (t quantile on df)",
         "ci_high": "Upper bound of the 1 - alpha confidence interval (t quantile on df)",
