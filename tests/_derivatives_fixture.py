@@ -4,8 +4,9 @@
 contract (contact table, preprocessing report, glass brain, neural and model RDMs, similarity and
 noise-ceiling tables) and the group tables, with small random data, NaNs, an excluded contact, a
 ROI without contacts (sub-02 has no ventral contact) and a contact named ``<b>x</b>`` (to test
-HTML escaping). Used by the report tests, and handy to look at a report without running the
-pipeline.
+HTML escaping). The group tables have the exact columns of the group level and fabricated,
+deterministic numbers (see :func:`write_group`). Used by the report tests, and handy to look at a
+report without running the pipeline.
 """
 
 from __future__ import annotations
@@ -257,72 +258,205 @@ def _patients(similarities):
     return out
 
 
-def write_group(root, similarities, *, task=TASK, seed=0, with_comparison=True) -> dict:
-    """Write the group tables of the contract from the participants' similarity tables."""
-    from ieegrsa.bids import write_tsv
-    from ieegrsa.stats.tables import COLUMNS
+#: The fabricated group study of the group tables: patients and contacts per ROI. Lateral has
+#: enough patients for a group claim; ventral has too few (stats.min_patients is 5).
+GROUP_COUNTS = {"lateral": (6, 14), "ventral": (3, 5)}
+MIN_PATIENTS = 5
+TERM = "C(objective)[T.identity]"
 
-    rng = np.random.default_rng(seed)
-    folder = Path(root) / "group"
-    extra = provenance()
-    family = {"family": "Model family: categorical or network"}
-    patients = _patients(similarities)
-    cells = patients[["family", "roi", "window_start", "window_stop"]].drop_duplicates()
+
+def _bump(centre, peak, width=0.08):
+    return peak * np.exp(-(((centre - 0.2) / width) ** 2))
+
+
+def _mixed_rows(family, roi, starts):
+    """Rows of one family × ROI: the intercept and the identity − expression term per window.
+
+    Numbers follow the new mixed-model semantics: the two-stage floor (se_two_stage > se_lmm)
+    sets se and df = patients - 1 in lateral, a t test with its CI; ventral has too few
+    patients, so estimates but no p-values.
+    """
+    from scipy import stats
+
+    n_subjects, n_contacts = GROUP_COUNTS[roi]
+    n_obs = n_contacts * (2 if family == "categorical" else 12)
     rows = []
-    for _, cell in cells.iterrows():
-        for term in ("Intercept", "C(objective)[T.identity]"):
-            estimate = rng.normal(0.05, 0.05)
-            se = abs(rng.normal(0.03, 0.005))
-            p = float(np.clip(rng.uniform(0, 0.3) if cell["window_start"] > 0.05 else
-                              rng.uniform(0.2, 1), 1e-4, 1))
-            rows.append({**cell.to_dict(), "term": term, "estimate": estimate, "se": se,
-                         "ci_low": estimate - 1.96 * se, "ci_high": estimate + 1.96 * se,
-                         "z": estimate / se, "p_value": p, "p_corrected": min(1.0, 3 * p),
-                         "converged": True, "warning": NA, "n_subjects": 2, "n_obs": 40,
-                         "random": "1 | subject"})
+    for start in starts:
+        centre = start + 0.05
+        for term in ("Intercept", TERM):
+            if term == "Intercept":
+                estimate, se_lmm, se2 = 0.02 + _bump(centre, 0.02), 0.008, 0.006
+            elif family == "categorical":
+                estimate, se_lmm, se2 = 0.005 + _bump(centre, 0.06), 0.007, 0.008
+            else:
+                estimate, se_lmm, se2 = 0.003 + _bump(centre, 0.012, 0.12), 0.010, 0.012
+            df_lmm = 30.0 + 10 * centre
+            floor = se2 > se_lmm
+            se, df = max(se_lmm, se2), min(df_lmm, n_subjects - 1.0)
+            t = estimate / se
+            half = stats.t.ppf(0.975, df) * se
+            too_few = n_subjects < MIN_PATIENTS
+            rows.append({
+                "family": family, "roi": roi, "window_start": start,
+                "window_stop": round(start + 0.1, 3), "term": term, "estimate": estimate,
+                "se": se, "df": df, "t": t, "ci_low": estimate - half, "ci_high": estimate + half,
+                "p_value": NA if too_few else float(2 * stats.t.sf(abs(t), df)),
+                "p_corrected": NA, "se_lmm": se_lmm, "df_lmm": df_lmm, "se_two_stage": se2,
+                "inference": "two-stage floor" if floor else "mixed model",
+                "singular": False, "converged": True, "gradient_norm": 1e-6,
+                "note": f"too few patients for a group claim ({n_subjects} < {MIN_PATIENTS})"
+                if too_few else "",
+                "n_subjects": n_subjects, "n_contacts": n_contacts, "n_obs": n_obs,
+                "random": f"(1 + {TERM} | subject) + (1 | subject:contact)"
+                + (" + (1 | subject:instance)" if family == "network" else ""),
+            })
+    return rows
+
+
+def fake_mixedlm(starts=WINDOW_STARTS) -> pd.DataFrame:
+    """The fake mixed-model table: lateral categorical significant around 100-300 ms, lateral
+    network not significant after FDR, ventral too few patients; the early lateral fits are
+    singular, one network fit did not converge and one could not be estimated."""
+    from statsmodels.stats.multitest import multipletests
+
+    rows = [r for family in ("categorical", "network") for roi in ("ventral", "lateral")
+            for r in _mixed_rows(family, roi, starts)]
     mixed = pd.DataFrame(rows)
-    mixed["warning"] = mixed["warning"].astype(object)
-    mixed.loc[mixed.index[5], ["estimate", "ci_low", "ci_high", "z", "p_value",
-                               "p_corrected"]] = NA
-    mixed.loc[mixed.index[5], ["converged", "warning"]] = [False, "singular <fit>"]
-    paths = {"patients": patients}
-    columns = {k: {**family, **COLUMNS[k]} for k in COLUMNS}
+    lateral = mixed["roi"] == "lateral"
+    early = lateral & (mixed["window_start"] < 0.0)
+    mixed.loc[early, "singular"] = True
+    mixed.loc[early, "note"] = f"singular: subject:{TERM} sd 0"
+    last = lateral & (mixed["family"] == "network")
+    late = last & np.isclose(mixed["window_start"], starts[-2])
+    mixed.loc[late, ["converged", "gradient_norm"]] = [False, 0.004]
+    failed = last & np.isclose(mixed["window_start"], starts[-1])
+    mixed.loc[failed, ["estimate", "se", "df", "t", "ci_low", "ci_high", "p_value", "se_lmm",
+                       "df_lmm", "gradient_norm"]] = NA
+    mixed.loc[failed, ["inference", "converged", "note", "random"]] = [
+        "none", False, "not estimable: the fit failed: matrix <X> is singular", "n/a"]
+    for _, index in mixed.groupby(["family", "term"]).indices.items():
+        p = mixed["p_value"].to_numpy(float)[index]
+        ok = np.isfinite(p)
+        corrected = np.full(p.shape, np.nan)
+        corrected[ok] = multipletests(p[ok], method="fdr_bh")[1]
+        mixed.loc[mixed.index[index], "p_corrected"] = corrected
+    return mixed
+
+
+def fake_signflip(starts=WINDOW_STARTS) -> pd.DataFrame:
+    """Sign-flip checks: 6 lateral patients (exact, 64 flips), 3 ventral (too few)."""
+    rows = []
+    for family, peak in (("categorical", 0.06), ("network", 0.012)):
+        for roi in ("ventral", "lateral"):
+            n = GROUP_COUNTS[roi][0]
+            few = n < MIN_PATIENTS
+            for start in starts:
+                mean = 0.004 + _bump(start + 0.05, peak)
+                t = mean / 0.012
+                step = 2 / 2**n  # exact two-sided sign-flip p-values are multiples of it
+
+                def grid(x, step=step):
+                    return float(np.clip(step * np.ceil(x / step), step, 1.0))
+
+                p, p_fwe = grid(np.exp(-abs(t))), grid(6 * np.exp(-abs(t)))
+                rows.append({"family": family, "roi": roi, "contrast": "identity-expression",
+                             "window_start": start, "window_stop": round(start + 0.1, 3),
+                             "mean": mean, "t": t, "p_value": NA if few else p,
+                             "p_corrected": NA if few else p_fwe, "min_p": step,
+                             "n_subjects": n, "n_permutations": 2**n, "exact": True,
+                             "note": f"too few patients for a group claim ({n} < {MIN_PATIENTS})"
+                             if few else ""})
+    return pd.DataFrame(rows)
+
+
+def write_group(root, similarities, *, task=TASK, seed=0, with_comparison=True) -> dict:
+    """Write the group tables from fabricated, deterministic group statistics.
+
+    The tables have exactly the columns the group level writes
+    (:data:`ieegrsa.stats.tables.COLUMNS`, checked by
+    :func:`ieegrsa.stats.tables.write_stats_table`). Their numbers describe a fabricated study
+    (:data:`GROUP_COUNTS`) rather than the two fake participants; only the patient summary is
+    computed from the participants' similarity tables.
+    """
+    from ieegrsa.config import load_config
+    from ieegrsa.pipeline import group_paths
+    from ieegrsa.stats.tables import write_stats_table
+
+    config = load_config(CONFIG)
+    files = group_paths(root, task)
+    paths = {}
 
     def write(table, kind):
-        path = folder / f"task-{task}_desc-{kind}_stats.tsv"
-        return write_tsv(table, path, columns[kind], extra)
+        paths[kind] = write_stats_table(table, files[kind], kind, config=config)
 
-    paths["mixedlm"] = write(mixed, "mixedlm")
-    paths["patients"] = write(patients, "patients")
+    write(_patients(similarities), "patients")
+    write(fake_mixedlm(), "mixedlm")
+    write(fake_signflip(), "signflip")
+    few = f"too few patients for a group claim (3 < {MIN_PATIENTS})"
     clusters = pd.DataFrame([
         {"family": "categorical", "roi": "lateral", "contrast": "identity-expression",
-         "start": 0.1, "stop": 0.3, "statistic": 12.5, "p_value": 0.01, "n_windows": 4,
-         "n_subjects": 2},
+         "start": 0.1, "stop": 0.35, "statistic": 25.3, "p_value": 0.03125, "n_windows": 4,
+         "n_subjects": 6, "note": "", "min_p": 0.03125},
         {"family": "network", "roi": "lateral", "contrast": "identity-expression",
          "start": 0.45, "stop": 0.55, "statistic": 3.1, "p_value": 0.4, "n_windows": 2,
-         "n_subjects": 2},
+         "n_subjects": 6, "note": "", "min_p": 0.03125},
+        *[{"family": family, "roi": "ventral", "contrast": "identity-expression", "start": NA,
+           "stop": NA, "statistic": NA, "p_value": NA, "n_windows": 0, "n_subjects": 3,
+           "note": few, "min_p": 0.25} for family in ("categorical", "network")],
     ])
-    paths["clusters"] = write(clusters, "clusters")
+    write(clusters, "clusters")
     onsets = pd.DataFrame([
         {"family": "categorical", "roi": "lateral", "contrast": "identity-expression",
          "onset": 0.1, "ci_low": 0.05, "ci_high": 0.15, "detected": 0.8, "n_bootstrap": 200,
-         "n_subjects": 2},
-        {"family": "categorical", "roi": "ventral", "contrast": "identity-expression",
-         "onset": NA, "ci_low": NA, "ci_high": NA, "detected": 0.0, "n_bootstrap": 200,
-         "n_subjects": 1},
+         "n_subjects": 6, "note": ""},
+        {"family": "network", "roi": "lateral", "contrast": "identity-expression",
+         "onset": NA, "ci_low": NA, "ci_high": NA, "detected": 0.1, "n_bootstrap": 200,
+         "n_subjects": 6, "note": ""},
+        *[{"family": family, "roi": "ventral", "contrast": "identity-expression", "onset": NA,
+           "ci_low": NA, "ci_high": NA, "detected": NA, "n_bootstrap": 0, "n_subjects": 3,
+           "note": few} for family in ("categorical", "network")],
     ])
-    paths["onsets"] = write(onsets, "onsets")
+    write(onsets, "onsets")
     if with_comparison:
-        comparison = pd.DataFrame([
-            {"roi": NA, "model": m, "formula": f, "llf": llf, "df": df, "aic": -2 * llf + 2 * df,
-             "bic": -2 * llf + 4 * df, "delta_bic": NA, "n_obs": 400, "converged": True,
-             "warning": NA, "lr_stat": lr, "df_diff": dd, "p_value": p}
-            for m, f, llf, df, lr, dd, p in [
-                ("reduced", "value ~ C(objective) + C(roi)", 120.0, 5, NA, NA, NA),
-                ("full", "value ~ C(objective) * C(roi)", 124.0, 6, 8.0, 1, 0.0047)]
-        ])
-        paths["comparison"] = write(comparison, "comparison")
+        write(fake_comparison(), "comparison")
     return paths
+
+
+def fake_comparison(starts=WINDOW_STARTS) -> pd.DataFrame:
+    """Likelihood-ratio tests per window (the classical view) and the seed study's BIC rows."""
+    from scipy import stats
+
+    rows = []
+    for family in ("categorical", "network"):
+        for start in starts:
+            lr = 0.5 + _bump(start + 0.05, 9.0 if family == "categorical" else 1.5)
+            llf, n_obs = 120.0 + 10 * start, 380
+            window = {"family": family, "window_start": start,
+                      "window_stop": round(start + 0.1, 3)}
+            for model, formula, gain, k in (
+                    ("reduced", "value ~ C(objective) + C(roi)", 0.0, 8),
+                    ("full", "value ~ C(objective) * C(roi)", lr / 2, 9)):
+                rows.append({**window, "model": model, "formula": formula, "llf": llf + gain,
+                             "df": k, "aic": -2 * (llf + gain) + 2 * k,
+                             "bic": -2 * (llf + gain) + k * np.log(n_obs), "n_obs": n_obs,
+                             "singular": bool(start < 0.0), "converged": True,
+                             "lr_stat": lr if model == "full" else NA,
+                             "df_diff": 1 if model == "full" else NA,
+                             "p_value": float(stats.chi2.sf(lr, 1)) if model == "full" else NA,
+                             "delta_bic": NA})
+    for model, n_obs, llf, k in (("combined", 760, 2381.5, 2), ("roi=lateral", 560, 1316.5, 2),
+                                 ("roi=ventral", 200, 1077.5, 2), ("separate", 760, 2394.0, 4)):
+        bic = -2 * llf + k * np.log(n_obs)
+        rows.append({"family": "categorical", "window_start": NA, "window_stop": NA,
+                     "model": model, "formula": NA, "llf": llf, "df": k,
+                     "aic": -2 * llf + 2 * k, "bic": bic, "n_obs": n_obs, "singular": NA,
+                     "converged": NA, "lr_stat": NA, "df_diff": NA, "p_value": NA,
+                     "delta_bic": NA})
+    out = pd.DataFrame(rows)
+    ends = out["model"].isin(["combined", "separate"])
+    combined = out.loc[out["model"] == "combined", "bic"].iloc[0]
+    out.loc[ends, "delta_bic"] = out.loc[ends, "bic"] - combined
+    return out
 
 
 def write_fake_derivatives(root, subjects=("01", "02"), *, task=TASK, seed=0,

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -97,8 +98,8 @@ def test_escaping(derivatives):
     html = pages["sub-01"]
     assert "&lt;b&gt;x&lt;/b&gt;" in html
     assert "<b>x</b>" not in html
-    assert "singular &lt;fit&gt;" in pages["group"]
-    assert "<fit>" not in pages["group"]
+    assert "matrix &lt;X&gt; is singular" in pages["group"]  # a note of the mixed table
+    assert "<X>" not in pages["group"]
 
 
 def test_group_report(derivatives):
@@ -106,16 +107,163 @@ def test_group_report(derivatives):
     html = pages["group"]
     assert (root / "group.html").is_file()
     assert 'href="sub-01.html"' in html and 'href="sub-02.html"' in html
-    for anchor in ("participants", "mixed", "difference", "clusters", "onsets", "comparison",
-                   "methods", "config", "versions"):
+    for anchor in ("answer", "participants", "mixed", "signflip", "difference", "clusters",
+                   "onsets", "comparison", "methods", "config", "versions"):
         assert f'id="{anchor}"' in html, anchor
     assert "C(objective)[T.identity]" in html
     assert "identity-expression" in html
     assert "value ~ C(objective) * C(roi)" in html  # comparison table
-    assert "did not converge" in html
-    # estimates (one figure per family) and the identity - expression difference figure
-    assert len(_pngs(html)) == 3
+    # the new columns of the tables are shown
+    for column in ("se_two_stage", "df_lmm", "inference", "gradient_norm", "n_contacts",
+                   "n_permutations", "min_p"):
+        assert f"<th>{column}</th>" in html, column
+    assert "did not converge" not in html  # the old alarm is gone
+    # the contrast figure at the top and the identity - expression difference figure
+    assert len(_pngs(html)) == 2
     assert "windows of 100 ms" in html and "500 permutations" in html
+
+
+def _text(fragment):
+    """Visible text of an HTML fragment (tags dropped, entities decoded)."""
+    import html as html_lib
+
+    return html_lib.unescape(re.sub(r"<[^>]+>", "", fragment))
+
+
+def _section(html, anchor):
+    start = html.index(f'<section id="{anchor}"')
+    return html[start:html.index("</section>", start)]
+
+
+def _answer_items(html):
+    return [_text(item) for item in re.findall(r"<li[^>]*>(.*?)</li>", _section(html, "answer"),
+                                               re.S)]
+
+
+def test_group_answer_comes_first(derivatives):
+    root, pages = derivatives
+    html = pages["group"]
+    main = html[html.index("<main>"):]
+    assert main.index('<section id="answer"') < main.index("<section", main.index("</section>"))
+    assert main.index('id="answer"') < main.index("<table")
+    assert html.index('href="#answer"') < html.index('href="#participants"')
+    items = _answer_items(html)
+    leads = [item.split(":")[0] for item in items]
+    # categorical first, then network; ROIs in the configuration's order (ventral, lateral)
+    assert leads[:4] == ["Ventral, categorical models", "Lateral, categorical models",
+                         "Ventral, network models", "Lateral, network models"]
+    # the numbers of the strongest window, from the fixture's table
+    mixed = pd.read_csv(root / "group" / "task-faces_desc-mixedlm_stats.tsv", sep="\t")
+    rows = mixed[(mixed.family == "categorical") & (mixed.roi == "lateral")
+                 & (mixed.term == "C(objective)[T.identity]")]
+    best = rows.loc[rows.p_corrected.idxmin()]
+    assert (best.window_start, best.window_stop) == (0.15, 0.25)
+    expected = (f"Lateral, categorical models: identity vs expression: estimate "
+                f"{best.estimate:.3f} [{best.ci_low:.3f}, {best.ci_high:.3f}] (Fisher z), "
+                f"t({best.df:.1f}) = {best.t:.2f}, p = {best.p_value:.2g} "
+                f"(FDR {best.p_corrected:.2g}) at 150\u2013250 ms; 6 patients / 14 contacts; "
+                f"significant windows (FDR < 0.05): 100\u2013300 ms; onset 100 ms [50, 150]; "
+                f"sign-flip check: p_FWE = 0.031.")
+    assert items[1] == expected, (items[1], expected)
+    assert expected == ("Lateral, categorical models: identity vs expression: estimate 0.065 "
+                        "[0.044, 0.086] (Fisher z), t(5.0) = 8.12, p = 0.00046 (FDR 0.0087) at "
+                        "150\u2013250 ms; 6 patients / 14 contacts; significant windows "
+                        "(FDR < 0.05): 100\u2013300 ms; onset 100 ms [50, 150]; sign-flip "
+                        "check: p_FWE = 0.031.")
+    # not significant: said so, with the strongest window's numbers
+    assert items[3].startswith("Lateral, network models: identity vs expression: no window "
+                               "significant after FDR; strongest at 150\u2013250 ms: estimate "
+                               "0.015 [\u22120.016, 0.046] (Fisher z), t(5.0) = 1.25, p = 0.27")
+    assert "no onset (no significant cluster)" in items[3]
+    # the classical view and the seed study's BIC test
+    classical = [i for i in items if "classical view" in i]
+    assert classical[0].startswith("Categorical models, classical view (a different objective "
+                                   "effect in ventral and lateral;")
+    assert classical[0].endswith("likelihood-ratio test significant (p < 0.05, uncorrected) in "
+                                 "3 of 19 windows (strongest: LR = 9.50, p = 0.0021 at "
+                                 "150\u2013250 ms).")
+    seed = [i for i in items if "seed study" in i]
+    assert len(seed) == 1 and seed[0].endswith(
+        "separate per-ROI regressions \u0394BIC = \u221211.7 (favours separate regressions).")
+
+
+def test_group_answer_too_few_patients(derivatives):
+    _, pages = derivatives
+    items = _answer_items(pages["group"])
+    for family in ("categorical", "network"):
+        (item,) = [i for i in items if i.startswith(f"Ventral, {family} models")]
+        assert item == (f"Ventral, {family} models: identity vs expression: too few patients "
+                        f"for a group claim (3 < 5); 3 patients / 5 contacts; no p-value is "
+                        f"given.")
+        assert "p =" not in item and "p_FWE" not in item and "FDR" not in item
+    assert 'class="answer-too_few"' in _section(pages["group"], "answer")
+
+
+def test_group_diagnostics_are_quiet(derivatives):
+    _, pages = derivatives
+    html = pages["group"]
+    answer = _section(html, "answer")
+    match = re.search(r'<div class="diagnostics small">(.*?)</div>', answer, re.S)
+    assert match, "no diagnostic note"
+    note = _text(match.group(1))
+    assert ("8 of 76 mixed-model fits are singular: a random-effect variance was estimated at "
+            "zero (lme4's isSingular); the fits are kept and their tests remain valid") in note
+    assert "1 of 76 fits stopped short of the optimiser's convergence criterion" in note
+    assert "1 of 76 fits could not be estimated" in note
+    assert 'class="warn' not in html and "warn" not in match.group(0)
+    css = html[html.index("<style>"):html.index("</style>")]
+    rule = re.search(r"\.diagnostics \{([^}]*)\}", css).group(1)
+    assert "color" not in rule.replace("border-top", "")  # muted text (.small), no alarm colour
+
+
+def test_group_tables_scroll(derivatives):
+    _, pages = derivatives
+    html = pages["group"]
+    css = html[html.index("<style>"):html.index("</style>")]
+    assert re.search(r"\.scroll-x \{[^}]*overflow-x: auto", css)
+    assert re.search(r"\.scroll \{[^}]*overflow: auto", css)
+    for anchor in ("participants", "mixed", "signflip", "clusters", "onsets", "comparison"):
+        section = _section(html, anchor)
+        tables = section.count("<table")
+        wrapped = len(re.findall(r'<div class="scroll(?:-x)?">\s*<table', section))
+        assert tables and wrapped == tables, anchor
+
+
+def test_objective_contrasts_of_terms():
+    from ieegrsa.report.group import _answers, objective_contrast
+
+    assert objective_contrast("C(objective)[T.identity]", ["expression", "identity"]) == (
+        "identity", "expression")
+    assert objective_contrast("C(objective)[T.object]", ["object", "identity", "expression"]) \
+        == ("object", "expression")
+    assert objective_contrast(
+        "C(objective, Treatment(reference='untrained'))[T.identity]",
+        ["identity", "untrained"]) == ("identity", "untrained")
+    assert objective_contrast("C(objective)[T.identity]", [],
+                              [["identity", "expression"]]) == ("identity", "expression")
+    assert objective_contrast("C(objective)[T.identity]:C(roi)[T.ventral]") == (None, None)
+    # networks of three objectives: one sentence per term, against the first sorted level
+    windows = [(0.1, 0.2), (0.15, 0.25), (0.2, 0.3), (0.3, 0.4)]
+    rows = []
+    for term, p in (("Intercept", 0.5), ("C(objective)[T.identity]", 0.01),
+                    ("C(objective)[T.object]", 0.5)):
+        for k, (a, b) in enumerate(windows):
+            rows.append({"family": "network", "roi": "ventral", "window_start": a,
+                         "window_stop": b, "term": term, "estimate": 0.1, "ci_low": 0.05,
+                         "ci_high": 0.15, "t": 4.0 - k, "df": 7.0, "p_value": p,
+                         "p_corrected": p if k in (0, 1, 3) else 0.2, "note": "",
+                         "n_subjects": 8, "n_contacts": 30})
+    mixed = pd.DataFrame(rows)
+    patients = pd.DataFrame({"family": "network", "roi": "ventral", "subject": "01",
+                             "objective": ["identity", "expression", "object"], "mean": 0.0})
+    items = _answers(mixed, patients, None, None, alpha=0.05, correction="holm")
+    assert [i["text"].split(":")[0] for i in items] == ["identity vs expression",
+                                                        "object vs expression"]
+    assert "significant windows (Holm < 0.05): 100\u2013250 ms, 300\u2013400 ms" in \
+        items[0]["text"]
+    assert "t(7.0) = 4.00" in items[0]["text"] and "(Holm 0.01)" in items[0]["text"]
+    assert "no window significant after Holm" in items[1]["text"]
+    assert "(Fisher z)" not in items[0]["text"]  # no transform known: no unit claimed
 
 
 def test_group_report_without_optional_tables(derivatives, tmp_path):
@@ -125,15 +273,21 @@ def test_group_report_without_optional_tables(derivatives, tmp_path):
     root, _ = derivatives
     copy = tmp_path / "out"
     shutil.copytree(root, copy)
-    for pattern in ("group/*comparison*", "group/*patients*", "group/*clusters*", "*.html"):
+    for pattern in ("group/*comparison*", "group/*patients*", "group/*clusters*",
+                    "group/*signflip*", "*.html"):
         for path in copy.glob(pattern):
             path.unlink()
     html = group_report(copy).read_text()
     assert "No model comparison was run" in html
     assert "No cluster table was found" in html
+    assert "No sign-flip table was found" in html
     assert "the participants&#39; similarity tables" in html
     assert "not written" in html  # no participant pages to link to
-    assert len(_pngs(html)) == 3  # the difference figure comes from the similarity tables
+    assert len(_pngs(html)) == 2  # the difference figure comes from the similarity tables
+    items = _answer_items(html)
+    assert "Classical view" not in html
+    assert items[1].startswith("Lateral, categorical models: identity vs expression: estimate")
+    assert "sign-flip" not in items[1] and "onset 100 ms [50, 150]" in items[1]
 
 
 def test_reports_on_empty_folder(tmp_path):
@@ -205,6 +359,29 @@ def test_methods_text_follows_config():
     # a Config object and a dict give the same text
     assert methods_text(load_config({"random_seed": 42})) == methods_text({"random_seed": 42})
     assert "MNE-Python 9.9" in methods_text(versions={"mne": "9.9"})
+
+
+def test_methods_stats_paragraph():
+    from ieegrsa.report import methods_text
+
+    text = methods_text().split("\n\n")[-1]
+    for phrase in ("linear mixed models (formula value ~ C(objective))",
+                   "a random intercept and a random slope of the objective per patient "
+                   "(lme4: (1 + objective | subject))",
+                   "random intercepts of contacts (and network instances) nested in patients",
+                   "fitted by REML", "Satterthwaite degrees of freedom (as lmerTest)",
+                   "floored at the two-stage (per-patient) estimate",
+                   "patients \u2212 1 (stats.se_floor)", "Benjamini-Hochberg",
+                   "sign-flip permutation test", "maximum statistic over windows",
+                   "2^n \u2264 1000", "fewer than 5 patients (stats.min_patients)",
+                   "without p-values"):
+        assert phrase in text, phrase
+    other = methods_text({"stats": {"slopes": [], "se_floor": "none", "vc": "none",
+                                    "min_patients": 8, "reml": False,
+                                    "seed_study_bic": True}}).split("\n\n")[-1]
+    assert "random intercept per patient only" in other and "nested" not in other
+    assert "two-stage" not in other and "maximum likelihood" in other
+    assert "fewer than 8 patients" in other and "separate per-ROI regressions by BIC" in other
 
 
 # A real browser

@@ -415,3 +415,46 @@ def test_sign_flip_test_says_when_too_few_patients(table):
     six = table[table.subject.isin([f"0{i}" for i in range(1, 7)])]
     res = sign_flip_test(six, n_permutations=1000, min_subjects=8)
     assert res["p_value"].isna().all() and res["note"].str.contains(r"\d < 8").all()
+
+
+def test_vectorised_cluster_p_values_equal_mne_and_brute_force():
+    """The onset bootstrap's fast cluster test: mne's p-values (two-sided, exact enumeration)
+    and a brute-force loop over all 2**n sign patterns (one-sided too: there mne's exact
+    enumeration counts the data's own pattern twice and omits the all-flipped one, so it is not
+    the reference)."""
+    from mne.stats import permutation_cluster_1samp_test
+
+    from ieegrsa.stats.clusters import _sign_patterns, cluster_p_values
+
+    def masses(row, thr, tail):
+        t = -row if tail == -1 else row
+        thr = -thr if tail == -1 else thr
+        out, run, sign = [], 0.0, 0
+        for v in [*t, 0.0]:
+            s = 1 if v > thr else -1 if (tail == 0 and v < -thr) else 0
+            if s != sign and sign:
+                out.append(run)
+                run = 0.0
+            run, sign = (run + v, s) if s else (0.0, 0)
+        return out
+
+    rng = np.random.default_rng(0)
+    effect = np.r_[np.zeros(10), np.ones(8), -np.ones(6), np.zeros(6)] * 0.8
+    for tail, thr in ((0, 1.5), (1, 1.2), (-1, -1.2)):
+        x = rng.normal(0, 1, (7, 30)) + effect
+        signs = _sign_patterns(7, 1000, rng)
+        assert len(signs) == 128 and (signs[0] == 1).all()
+        firsts, p = cluster_p_values(x, thr, signs, tail)
+        n = x.shape[0]
+        t = (signs @ x / n) / np.sqrt(((x**2).sum(0) - n * (signs @ x / n) ** 2) / (n - 1) / n)
+        null = np.array([max(map(abs, masses(row, thr, tail)), default=0.0) for row in t])
+        observed = masses(t[0], thr, tail)
+        assert len(observed) == len(p) >= 1
+        np.testing.assert_allclose(sorted(p), sorted(np.mean(null >= abs(m) - 1e-12)
+                                                     for m in observed), rtol=1e-12)
+        if tail == 0:
+            _, clusters, pv, _ = permutation_cluster_1samp_test(
+                x, threshold=thr, n_permutations=1000, tail=0, out_type="mask", verbose=False)
+            starts = [np.arange(30)[c][0] for c in clusters]
+            np.testing.assert_allclose(p[np.argsort(firsts)], np.asarray(pv)[np.argsort(starts)],
+                                       rtol=1e-12)

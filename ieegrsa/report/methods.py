@@ -246,25 +246,47 @@ def _rsa(config) -> str:
 def _stats(config) -> str:
     stats = _get(config, "stats")
     transform = _get(stats, "transform", "fisher")
-    vc = _get(stats, "vc", "auto")
-    random = ("a random intercept per patient and variance components for contacts within "
-              "patients (and for network instances)" if vc == "auto"
-              else "a random intercept per patient")
-    by = _get(stats, "by", []) or []
+    slopes = list(_get(stats, "slopes", ["objective"]) or [])
+    if slopes:
+        random = (f"a random intercept and a random slope of the {_list(slopes)} per patient "
+                  f"(lme4: (1 + {' + '.join(slopes)} | subject))")
+    else:
+        random = ("a random intercept per patient only (lme4: (1 | subject); without a random "
+                  "slope, contacts count as replicates of the contrast)")
+    if _get(stats, "vc", "auto") == "auto":
+        random += ", random intercepts of contacts (and network instances) nested in patients"
+    by = list(_get(stats, "by", []) or [])
+    if set(by) == {"roi", "window_start", "window_stop"}:
+        where = " per ROI and window"
+    else:
+        where = f" separately per {_list(by)}" if by else " in one model of all rows"
     correction = _get(stats, "correction", "fdr_bh")
+    alpha = _get(stats, "alpha", 0.05)
+    tests = ("Fixed effects were tested with t tests on Satterthwaite degrees of freedom (as "
+             "lmerTest)")
+    if _get(stats, "se_floor", "two-stage") == "two-stage":
+        tests += (", with the standard error floored at the two-stage (per-patient) estimate "
+                  "and the degrees of freedom capped at the number of patients \u2212 1 "
+                  "(stats.se_floor)")
     text = [
         f"Across patients, similarities{' (Fisher z-transformed)' if transform == 'fisher' else ''}"
-        f" were modelled with linear mixed models (formula {_get(stats, 'formula')}) with "
-        f"{random}, fitted by {'REML' if _get(stats, 'reml', True) else 'maximum likelihood'}"
-        + (f" separately per {_list(by)}" if by else "") + f"; p-values were corrected with "
-        f"{_CORRECTIONS.get(correction, correction)} per term across windows and ROIs "
-        f"(\u03b1 = {_get(stats, 'alpha', 0.05):g}).",
+        f" were modelled{where} with linear mixed models (formula {_get(stats, 'formula')}) "
+        f"with {random}, fitted by "
+        f"{'REML' if _get(stats, 'reml', True) else 'maximum likelihood'}.",
+        f"{tests}; p-values were corrected with {_CORRECTIONS.get(correction, correction)} per "
+        f"term across windows and ROIs (\u03b1 = {alpha:g}).",
     ]
     compare = _get(stats, "compare", []) or []
     if compare:
         pairs = _list([f"{reduced} against {full}" for reduced, full in compare])
-        text.append(f"Nested models were compared by likelihood ratio, AIC and BIC ({pairs}).")
+        text.append(f"Nested models were compared by likelihood ratio, AIC and BIC, refitted by "
+                    f"maximum likelihood per window ({pairs}).")
+    if _get(stats, "seed_study_bic", False):
+        text.append("As in the seed study, one pooled ordinary least-squares regression was "
+                    "also compared with separate per-ROI regressions by BIC (patients not "
+                    "modelled).")
     contrasts = _get(stats, "contrasts", []) or []
+    n_perm = _get(stats, "n_permutations", 1000)
     if contrasts:
         names = _list([" \u2212 ".join(c) if len(c) > 1 else f"{c[0]} against 0"
                        for c in contrasts])
@@ -274,11 +296,19 @@ def _stats(config) -> str:
         threshold = (f"a cluster-forming t of {threshold:g}" if threshold is not None
                      else "the t quantile at \u03b1 as cluster-forming threshold")
         text.append(
-            f"Differences over time ({names}) were tested on patient-level curves with "
-            f"{tail} cluster-based sign-flip permutation tests "
-            f"({_get(stats, 'n_permutations', 1000)} permutations, {threshold}); onset "
-            f"latencies had confidence intervals from {_get(stats, 'n_bootstrap', 0)} patient "
-            f"bootstraps.")
+            f"As a check without model assumptions, the contrasts ({names}) were tested on "
+            f"per-patient contrast curves with a {tail} sign-flip permutation test, the "
+            f"maximum statistic over windows controlling the family-wise error (exact "
+            f"enumeration of the 2^n sign flips of n patients when 2^n \u2264 {n_perm}, else "
+            f"{n_perm} random flips).")
+        text.append(
+            f"Differences over time were tested with {tail} cluster-based sign-flip "
+            f"permutation tests ({n_perm} permutations, {threshold}); onset latencies had "
+            f"confidence intervals from {_get(stats, 'n_bootstrap', 0)} patient bootstraps.")
+    text.append(
+        f"ROIs with fewer than {_get(stats, 'min_patients', 5)} patients (stats.min_patients), "
+        f"or too few for the sign-flip test to reach \u03b1, are reported with their estimates "
+        f"but without p-values (\u201ctoo few patients for a group claim\u201d).")
     return " ".join(text)
 
 

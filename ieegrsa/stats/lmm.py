@@ -44,7 +44,7 @@ from scipy import optimize
 
 __all__ = ["RandomEffects", "LMMFit", "fit_lmm"]
 
-_SINGULAR_TOL = 1e-4  # lme4::isSingular
+SINGULAR_TOL = 1e-4  # lme4::isSingular
 _GRADIENT_TOL = 2e-3  # lme4's check.conv.grad
 _EIGEN_TOL = 1e-8  # lmerTest's tolerance for the Hessian's eigenvalues
 
@@ -289,7 +289,7 @@ def fit_lmm(X, y, random: RandomEffects, *, reml=True, start=None, satterthwaite
     se = np.sqrt(np.diag(cov_beta))
     df = (_satterthwaite(problem, theta, sigma, cov_beta) if satterthwaite
           else np.full(problem.p, np.nan))
-    singular = bool(np.any(theta[np.isfinite(lower)] < _SINGULAR_TOL))
+    singular = bool(np.any(theta[np.isfinite(lower)] < SINGULAR_TOL))
     return LMMFit(beta=beta, se=se, cov_beta=cov_beta, df=df, theta=theta,
                   theta_names=random.theta_names, sigma=sigma, deviance=float(deviance),
                   llf=-float(deviance) / 2, reml=reml, singular=singular,

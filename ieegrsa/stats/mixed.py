@@ -165,10 +165,11 @@ def mixed_model(table, formula="value ~ C(objective)", *, groups="subject",
                         found=formula)
     pieces = [(None, data)] if not by else data.groupby(by, sort=True, observed=True)
     rows, fits, failed = [], {}, []
-    for key, part in pieces:
+    with _one_thread():
+        results = [(key, *_fit_rows(formula, part, groups, slopes, nested, reml, alpha, terms,
+                                    se_floor, min_subjects)) for key, part in pieces]
+    for key, fit, out in results:
         key = None if not by else (key if isinstance(key, tuple) else (key,))
-        fit, out = _fit_rows(formula, part, groups, slopes, nested, reml, alpha, terms,
-                             se_floor, min_subjects)
         if fit is None:
             if not by:
                 raise DataError(f"the mixed model cannot be estimated: {out['note'].iloc[0]}",
@@ -219,7 +220,7 @@ def _fit_rows(formula, rows, groups, slopes, nested, reml, alpha, terms, se_floo
             "note": f"not estimable: {reason}", "random": "n/a"})
     se2, n2 = _two_stage(X, y, random.group)
     se, df = fit.se.copy(), fit.df.copy()
-    inference = np.full(len(terms), "mixed model")
+    inference = np.full(len(terms), "mixed model", dtype=object)
     if se_floor == "two-stage":
         has = np.isfinite(se2)
         floor = has & (se2 > se)
@@ -234,15 +235,30 @@ def _fit_rows(formula, rows, groups, slopes, nested, reml, alpha, terms, se_floo
         p = np.full(len(terms), np.nan)
         note = too_few_note(n_subjects, min_subjects)
     elif fit.singular:
-        note = "singular: " + ", ".join(
-            f"{name} sd {sd:.2g}" for name, sd in fit.random_sd.items()
-            if "|" not in name and name != "residual" and sd < 1e-4 * fit.sigma + 1e-300)
+        note = "singular: " + _boundary(fit)
     return fit, pd.DataFrame({
         **base, "estimate": fit.beta, "se": se, "df": df, "t": t, "ci_low": fit.beta - half,
         "ci_high": fit.beta + half, "p_value": p, "se_lmm": fit.se, "df_lmm": fit.df,
         "se_two_stage": se2, "inference": inference, "singular": fit.singular,
         "converged": fit.converged, "gradient_norm": fit.gradient_norm, "note": note,
         "random": _describe(random)})
+
+
+def _boundary(fit):
+    """Which random effects lie at the boundary, in words."""
+    from .lmm import SINGULAR_TOL
+
+    parts = []
+    for name, theta in zip(fit.theta_names, fit.theta):
+        if "|" in name or theta >= SINGULAR_TOL:
+            continue
+        block = name.split(":", 1)[1]
+        if block in ("contact", "instance"):
+            parts.append(f"{name} variance 0")
+        else:
+            parts.append("the patient-level covariance is rank-deficient (a variance of 0 or a "
+                         "correlation of ±1)")
+    return "; ".join(dict.fromkeys(parts))
 
 
 def _two_stage(X, y, group):
@@ -319,6 +335,11 @@ def compare_models(table, formula_reduced, formula_full, *, groups="subject",
         if reason is not None:
             raise DataError(f"the model cannot be estimated: {reason}", field="formula",
                             found=f)
+    with _one_thread():
+        return _compare(data, formula_reduced, formula_full, groups, slopes, nested, by)
+
+
+def _compare(data, formula_reduced, formula_full, groups, slopes, nested, by):
     out = []
     pieces = [(None, data)] if not by else data.groupby(by, sort=True, observed=True)
     for key, part in pieces:
@@ -410,6 +431,14 @@ def compare_regressions(table, formula="value ~ C(objective)", *, split="roi",
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _one_thread():
+    """BLAS on one thread: the solver's matrices are small, and multithreaded BLAS on them was
+    3× slower on 2 cores (threads spinning) than one thread."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _as_list(columns) -> list:
