@@ -22,7 +22,7 @@ from test_stats import make_table  # noqa: E402
 
 from ieegrsa.stats import compare_models, mixed_model  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not have_lme4(), reason=SKIP_REASON)
+needs_r = pytest.mark.skipif(not have_lme4(), reason=SKIP_REASON)
 
 FORMULA = "value ~ objective + (1 + objective | subject) + (1 | subject:contact)"
 
@@ -98,6 +98,7 @@ def categorical():
     return make_table(seed=4, layers=("l1",))
 
 
+@needs_r
 def test_default_model_matches_lme4(categorical):
     result = mixed_model(categorical)
     ref = lme4_fits(r_table(categorical), FORMULA)
@@ -108,6 +109,7 @@ def test_default_model_matches_lme4(categorical):
     assert n == 22 and 0 < n_singular < n  # boundary and interior fits are both covered
 
 
+@needs_r
 def test_three_objectives_and_instances_match_lme4():
     """A 3 × 3 random-slope block and network instances nested in patients, ML."""
     t = make_table(seed=5, n_subjects=7, n_instances=2, starts=[0.1, 0.2], layers=("l1",))
@@ -127,6 +129,7 @@ def test_three_objectives_and_instances_match_lme4():
                                                         worst.items()))
 
 
+@needs_r
 def test_likelihood_ratio_tests_match_anova(categorical):
     t = categorical[categorical.window_start.isin([-0.1, 0.1, 0.15, 0.3])]
     out = compare_models(t, "value ~ C(objective) + C(roi)", "value ~ C(objective) * C(roi)",
@@ -148,3 +151,27 @@ def test_likelihood_ratio_tests_match_anova(categorical):
                                    [anova["AIC_reduced"], anova["AIC_full"],
                                     anova["BIC_reduced"], anova["BIC_full"]], atol=1e-6)
         assert full.df_diff == anova["df"] and full.lr_stat >= 0
+
+
+def test_analytic_gradient_equals_finite_differences():
+    """The optimizer's analytic gradient of the REML and ML criteria (no R needed, but kept
+    beside the solver's other checks)."""
+    from ieegrsa.stats.formulas import design, random_effects
+    from ieegrsa.stats.lmm import _Problem
+
+    t = make_table(n_instances=2)
+    rows = t[t.window_start == 0.15].assign(value=lambda d: np.arctanh(d["value"]))
+    y, X, _, _ = design("value ~ C(objective) * C(roi)", rows, "subject")
+    random = random_effects(rows, "subject", ("objective",), "auto")
+    theta = np.array([0.7, -0.3, 0.4, 0.9, 0.2])
+    for reml in (True, False):
+        problem = _Problem(X, y, random, reml)
+        value, grad = problem.criterion_and_gradient(theta)
+        assert value == pytest.approx(problem.criterion(theta)[0], rel=1e-12)
+        h = 1e-5
+        steps = np.eye(theta.size) * h
+        f = problem.criterion(np.vstack([theta + 2 * steps, theta + steps, theta - steps,
+                                         theta - 2 * steps]))
+        f = f.reshape(4, theta.size)
+        numeric = (-f[0] + 8 * f[1] - 8 * f[2] + f[3]) / (12 * h)
+        np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-6)

@@ -14,7 +14,8 @@ import pandas as pd
 from ..errors import DataError
 from .lmm import RandomEffects
 
-__all__ = ["formula_columns", "design", "random_effects", "check_nested"]
+__all__ = ["formula_columns", "ModelMatrix", "design", "design_rows", "random_effects",
+           "check_nested"]
 
 _PATSY_NAMES = {"C", "Treatment", "Sum", "Diff", "Helmert", "Poly", "np", "I", "center",
                 "standardize", "scale", "bs", "cr", "cc", "te", "Q", "log", "exp", "levels",
@@ -59,33 +60,58 @@ def _identifiers(code: str) -> set:
     return names
 
 
-def design(formula, rows, groups):
-    """``(y, X, terms, None)`` of the fixed effects, or ``(None, None, None, reason)`` where they
-    cannot be estimated on these rows."""
-    import patsy
+class ModelMatrix:
+    """The fixed-effect design of a formula over a whole table, built once (patsy) and sliced
+    per fit: treatment coding of the table's levels, so a fit lacking a level has a constant
+    column, which :func:`design_rows` reports as a single level."""
 
-    n_groups = rows[groups].nunique()
+    def __init__(self, formula, data):
+        import patsy
+
+        self.formula = formula
+        try:
+            y, x = patsy.dmatrices(formula, data, return_type="dataframe", NA_action="raise")
+        except patsy.PatsyError as err:
+            self.error = f"the formula cannot be evaluated on the table: {err}".replace("\n", " ")
+            return
+        self.error = None
+        self.y = y.to_numpy()[:, 0]
+        self.X = x.to_numpy()
+        self.terms = list(x.columns)
+        self.term_slices = [(term.name(), cols) for term, cols in
+                            x.design_info.term_slices.items() if term.factors]
+
+
+def design_rows(matrix: ModelMatrix, positions, subjects):
+    """``(y, X, terms, None)`` of the rows at ``positions``, or ``(None, None, terms, reason)``
+    where the fixed effects cannot be estimated on them."""
+    if matrix.error is not None:
+        return None, None, None, matrix.error
+    n_groups = pd.unique(subjects).size
     if n_groups < 2:
-        found = ", ".join(map(str, rows[groups].unique()))
-        return None, None, None, (f"only one {groups} ({found}): a group model needs at least two")
-    try:
-        y, x = patsy.dmatrices(formula, rows, return_type="dataframe", NA_action="raise")
-    except patsy.PatsyError as err:
-        return None, None, None, f"the formula cannot be evaluated on the table: {err}".replace(
-            "\n", " ")
-    for term, cols in x.design_info.term_slices.items():
-        if term.factors and cols.stop == cols.start:
-            return None, None, None, f"term {term.name()} has a single level in these rows"
-    if x.shape[0] <= x.shape[1]:
-        return None, None, None, f"{x.shape[0]} rows for {x.shape[1]} fixed effects"
-    rank = np.linalg.matrix_rank(x.to_numpy())
-    if rank < x.shape[1]:
-        return None, None, None, (f"the fixed effects are collinear ({x.shape[1]} columns, rank "
-                            f"{rank}): some combination of the formula's levels is absent")
-    yv = y.to_numpy()[:, 0]
-    if np.ptp(yv) == 0:
-        return None, None, None, f"every value is identical ({yv[0]:g})"
-    return yv, x.to_numpy(), list(x.columns), None
+        found = ", ".join(map(str, pd.unique(subjects)))
+        return None, None, matrix.terms, (f"only one subject ({found}): a group model needs at "
+                                          "least two")
+    X, y = matrix.X[positions], matrix.y[positions]
+    for name, cols in matrix.term_slices:
+        if cols.stop == cols.start or np.all(np.ptp(X[:, cols], axis=0) == 0):
+            return None, None, matrix.terms, f"term {name} has a single level in these rows"
+    if X.shape[0] <= X.shape[1]:
+        return None, None, matrix.terms, f"{X.shape[0]} rows for {X.shape[1]} fixed effects"
+    rank = np.linalg.matrix_rank(X)
+    if rank < X.shape[1]:
+        return None, None, matrix.terms, (
+            f"the fixed effects are collinear ({X.shape[1]} columns, rank {rank}): some "
+            "combination of the formula's levels is absent")
+    if np.ptp(y) == 0:
+        return None, None, matrix.terms, f"every value is identical ({y[0]:g})"
+    return y, X, matrix.terms, None
+
+
+def design(formula, rows, groups):
+    """:func:`design_rows` of every row of ``rows``."""
+    matrix = ModelMatrix(formula, rows)
+    return design_rows(matrix, np.arange(len(rows)), rows[groups].to_numpy())
 
 
 def random_effects(rows, groups, slopes=(), nested="auto") -> RandomEffects:
@@ -132,20 +158,19 @@ def random_effects(rows, groups, slopes=(), nested="auto") -> RandomEffects:
         if missing:
             raise DataError("a nested random effect names a column not in the table",
                             field="nested", found=missing)
-        key = rows[list(cols)].astype(str).agg("\x1f".join, axis=1)
-        frame = pd.DataFrame({"g": group, "key": key.to_numpy()})
-        codes[name] = frame.groupby("g")["key"].transform(
-            lambda s: pd.factorize(s, sort=True)[0]).to_numpy()
+        # codes of (patient, level) sorted by patient then level; minus each patient's first
+        # code = the level's index within its patient
+        pair = rows.groupby([groups, *cols], sort=True, observed=True).ngroup().to_numpy()
+        first = np.full(group.max() + 1, pair.max() + 1)
+        np.minimum.at(first, group, pair)
+        codes[name] = pair - first[group]
     return RandomEffects(group=group, slopes=np.column_stack(columns), slope_names=names,
                          nested=codes, group_name=groups)
 
 
-def check_nested(reduced, full, rows):
-    """Raise unless the reduced formula's design lies in the span of the full one's."""
-    import patsy
-
-    xs = [patsy.dmatrices(f, rows, return_type="matrix")[1] for f in (reduced, full)]
-    if np.linalg.matrix_rank(np.hstack(xs)) > np.linalg.matrix_rank(xs[1]):
+def check_nested(x_reduced, x_full, formulas):
+    """Raise unless the reduced design lies in the span of the full one's."""
+    if np.linalg.matrix_rank(np.hstack([x_reduced, x_full])) > np.linalg.matrix_rank(x_full):
         raise DataError("the models are not nested: the reduced design is not within the "
-                        "span of the full one", field="formula", found=[reduced, full],
+                        "span of the full one", field="formula", found=list(formulas),
                         fix="the full formula must contain every term of the reduced one")

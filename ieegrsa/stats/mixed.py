@@ -46,7 +46,14 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError
-from .formulas import check_nested, design, formula_columns, random_effects
+from .formulas import (
+    ModelMatrix,
+    check_nested,
+    design,
+    design_rows,
+    formula_columns,
+    random_effects,
+)
 from .lmm import fit_lmm
 from .summaries import WINDOW, prepare_table
 
@@ -159,17 +166,17 @@ def mixed_model(table, formula="value ~ C(objective)", *, groups="subject",
     family = _as_list(family)
     if not set(family) <= set(by):
         raise DataError("family must name columns of by", field="family", found=family)
-    _, _, terms, reason = design(formula, data, groups)
+    matrix = ModelMatrix(formula, data)
+    reason = design_rows(matrix, np.arange(len(data)), data[groups].to_numpy())[3]
     if reason is not None:  # problems of the whole table are the user's to fix
         raise DataError(f"the model cannot be estimated: {reason}", field="formula",
                         found=formula)
-    pieces = [(None, data)] if not by else data.groupby(by, sort=True, observed=True)
     rows, fits, failed = [], {}, []
     with _one_thread():
-        results = [(key, *_fit_rows(formula, part, groups, slopes, nested, reml, alpha, terms,
-                                    se_floor, min_subjects)) for key, part in pieces]
+        results = [(key, *_fit_rows(matrix, data.iloc[pos], pos, groups, slopes, nested, reml,
+                                    alpha, se_floor, min_subjects))
+                   for key, pos in _pieces(data, by)]
     for key, fit, out in results:
-        key = None if not by else (key if isinstance(key, tuple) else (key,))
         if fit is None:
             if not by:
                 raise DataError(f"the mixed model cannot be estimated: {out['note'].iloc[0]}",
@@ -192,14 +199,23 @@ def mixed_model(table, formula="value ~ C(objective)", *, groups="subject",
     return MixedModelResult(result, fits, formula, groups, transform)
 
 
-def _fit_rows(formula, rows, groups, slopes, nested, reml, alpha, terms, se_floor,
+def _pieces(data, by):
+    """``(key, positions)`` of each fit: the tuple of ``by`` values (None without ``by``)."""
+    if not by:
+        return [(None, np.arange(len(data)))]
+    indices = data.groupby(by, sort=True, observed=True).indices
+    return [(key if isinstance(key, tuple) else (key,), pos) for key, pos in indices.items()]
+
+
+def _fit_rows(matrix, rows, positions, groups, slopes, nested, reml, alpha, se_floor,
               min_subjects):
     """One fit → (LMMFit | None, tidy rows)."""
+    terms = matrix.terms
     n_subjects = int(rows[groups].nunique())
     base = {"term": terms, "n_subjects": n_subjects, "n_obs": len(rows),
             "n_contacts": (rows.groupby([groups, "contact"]).ngroups
                            if "contact" in rows.columns else np.nan)}
-    y, X, _, reason = design(formula, rows, groups)
+    y, X, _, reason = design_rows(matrix, positions, rows[groups].to_numpy())
     fit = None
     if reason is None:
         random = random_effects(rows, groups, slopes, nested)
@@ -341,14 +357,16 @@ def compare_models(table, formula_reduced, formula_full, *, groups="subject",
 
 def _compare(data, formula_reduced, formula_full, groups, slopes, nested, by):
     out = []
-    pieces = [(None, data)] if not by else data.groupby(by, sort=True, observed=True)
-    for key, part in pieces:
-        key = () if not by else (key if isinstance(key, tuple) else (key,))
-        check_nested(formula_reduced, formula_full, part)
+    matrices = {f: ModelMatrix(f, data) for f in (formula_reduced, formula_full)}
+    for key, pos in _pieces(data, by):
+        key = key or ()
+        part = data.iloc[pos]
+        check_nested(matrices[formula_reduced].X[pos], matrices[formula_full].X[pos],
+                     (formula_reduced, formula_full))
         random = random_effects(part, groups, slopes, nested)
         fits = []
         for name, f in (("reduced", formula_reduced), ("full", formula_full)):
-            y, X, _, reason = design(f, part, groups)
+            y, X, _, reason = design_rows(matrices[f], pos, part[groups].to_numpy())
             if reason is not None:
                 where = f" (at {dict(zip(by, key))})" if by else ""
                 raise DataError(f"the {name} model cannot be estimated{where}: {reason}",
