@@ -458,3 +458,18 @@ def test_vectorised_cluster_p_values_equal_mne_and_brute_force():
             starts = [np.arange(30)[c][0] for c in clusters]
             np.testing.assert_allclose(p[np.argsort(firsts)], np.asarray(pv)[np.argsort(starts)],
                                        rtol=1e-12)
+
+
+def test_group_statistics_refuses_a_formula_naming_absent_columns(table):
+    from ieegrsa.config import load_config
+    from ieegrsa.errors import ConfigError
+    from ieegrsa.stats import group_statistics
+
+    similarity = table.assign(family="categorical", pattern="contact", objective="categorical")
+    config = load_config({"stats": {"formula": "value ~ C(objective) + C(hemisphere)"}})
+    with pytest.raises(ConfigError, match=r"stats.formula.*hemisphere.*subject"):
+        group_statistics(similarity, config)
+    config = load_config({"stats": {"min_patients": 5}})
+    out = group_statistics(similarity, config)
+    assert set(out) >= {"mixedlm", "signflip", "clusters", "onsets", "comparison", "patients"}
+    assert out["mixedlm"]["p_value"].notna().any()

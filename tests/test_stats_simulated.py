@@ -78,3 +78,32 @@ def test_mixed_model_finds_the_planted_effects(similarity):
         hits = significant[(significant.roi == roi) & (significant.estimate * sign > 0)]
         assert _overlaps(hits.window_start, hits.window_stop, truth[roi]).any(), (roi, term)
     assert not (significant.window_stop <= 0).any(), significant
+
+
+def test_mixed_model_matches_lme4_on_participant_level_tables(similarity):
+    """The same numbers as lme4/lmerTest on similarity values the RSA stage computed."""
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _lme4 import SKIP_REASON, have_lme4, lme4_fits
+    from test_stats_lme4 import assert_matches_lme4
+
+    from ieegrsa.stats import mixed_model
+
+    if not have_lme4():
+        pytest.skip(SKIP_REASON)
+    table, _ = similarity
+    starts = sorted(table.window_start.unique())
+    rows = table[table.window_start.isin(starts[::3])].rename(columns={"model": "objective"})
+    result = mixed_model(rows)
+    r = rows.assign(value=np.arctanh(rows["value"]))
+    r["fit"] = r["roi"].astype(str) + "/" + r["window_start"].astype(str)
+    reference = lme4_fits(r[["fit", "value", "subject", "contact", "objective"]],
+                          "value ~ objective + (1 + objective | subject) + (1 | subject:contact)")
+    n, worst = assert_matches_lme4(result, reference, table=rows)
+    print(f"\nparticipant-level tables, {n} fits: "
+          + ", ".join(f"{k} {v:.1e}" for k, v in worst.items()))
+    assert n >= 8
