@@ -37,8 +37,8 @@ def _run(tmp_path_factory, effect):
     status = run_participants(root, out, None, CONFIG, progress=False)
     assert (status["status"] == "done").all(), status
     outputs = run_group(out, CONFIG, report=False)
-    read = {kind: pd.read_csv(outputs[kind], sep="\t", na_values=["n/a"],
-                              keep_default_na=False) for kind in ("clusters", "mixedlm", "signflip")}
+    read = {kind: pd.read_csv(outputs[kind], sep="\t", na_values=["n/a"], keep_default_na=False)
+            for kind in ("clusters", "mixedlm", "signflip")}
     return read, truth
 
 

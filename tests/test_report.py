@@ -230,7 +230,8 @@ def test_group_tables_scroll(derivatives):
 
 
 def test_objective_contrasts_of_terms():
-    from ieegrsa.report.group import _answers, objective_contrast
+    from ieegrsa.report.answers import answers as _answers
+    from ieegrsa.report.answers import objective_contrast
 
     assert objective_contrast("C(objective)[T.identity]", ["expression", "identity"]) == (
         "identity", "expression")

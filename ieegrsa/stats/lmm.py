@@ -22,11 +22,12 @@ penalised residual sum of squares ``r²``),
 - ML: ``d(θ) = log|A| + n (1 + log(2π r² / n))``
 - REML: ``d(θ) = log|A| + log|R_X|² + (n - p)(1 + log(2π r² / (n - p)))``.
 
-``θ`` is optimised with L-BFGS-B (analytic gradient) under lme4's bounds (diagonal elements ≥ 0)
-from lme4's start (diagonal 1, off-diagonal 0), then by Powell's method where the gradient is
-not yet small, keeping the lowest criterion; the fit is ``singular`` as ``lme4::isSingular`` (a bounded ``θ``
-below 1e-4; ``θ`` is relative to σ, so the flag is scale-free) and ``converged`` when the
-projected gradient of ``d`` is below 2e-3 (lme4's gradient tolerance).
+``θ`` is optimised with L-BFGS-B (analytic gradient) under lme4's bounds (diagonal elements
+≥ 0) from lme4's start (diagonal 1, off-diagonal 0), then by Powell's method where the gradient
+is not yet small, with probes away from zero ``θ`` (see :func:`_leave_boundary`), keeping the
+lowest criterion. The fit is ``singular`` as ``lme4::isSingular`` (a bounded ``θ`` below 1e-4;
+``θ`` is relative to σ, so the flag is scale-free) and ``converged`` when the projected
+gradient of ``d`` is below 2e-3 (lme4's gradient tolerance).
 
 Satterthwaite df (lmerTest, Kuznetsova et al. 2017, J Stat Softw 82(13)): with ``φ = (θ, σ)``,
 ``Cov(φ̂) = 2 H⁺`` (``H`` the Hessian of lmerTest's deviance in ``φ``, pseudo-inverted over
