@@ -931,11 +931,11 @@ class StatsConfig(_Section):
     )
     se_floor: Literal["two-stage", "none"] = Field(
         "two-stage",
-        description="two-stage = where the standard error of the mean of per-patient "
-        "estimates exceeds the mixed model's, the term is tested with it on patients - 1 df, "
-        "and the model's df are at most patients - 1 (keeps the test calibrated when a "
-        "random-slope variance is estimated at zero); none = the mixed model's own "
-        "(Satterthwaite) numbers.",
+        description="two-stage = where the patient-level random effects are at the boundary "
+        "(the slope variance estimated at 0, so that contacts would count as replicates of the "
+        "contrast) and the standard error of the mean of per-patient estimates exceeds the "
+        "model's, the term is tested with it on patients - 1 df; none = the mixed model's own "
+        "(Satterthwaite) numbers everywhere.",
     )
     min_patients: StrictInt = Field(
         5,

@@ -292,7 +292,7 @@ def _mixed_rows(family, roi, starts):
                 estimate, se_lmm, se2 = 0.003 + _bump(centre, 0.012, 0.12), 0.010, 0.012
             df_lmm = 30.0 + 10 * centre
             floor = se2 > se_lmm
-            se, df = max(se_lmm, se2), min(df_lmm, n_subjects - 1.0)
+            se, df = (se2, n_subjects - 1.0) if floor else (se_lmm, df_lmm)
             t = estimate / se
             half = stats.t.ppf(0.975, df) * se
             too_few = n_subjects < MIN_PATIENTS
@@ -303,7 +303,8 @@ def _mixed_rows(family, roi, starts):
                 "p_value": NA if too_few else float(2 * stats.t.sf(abs(t), df)),
                 "p_corrected": NA, "se_lmm": se_lmm, "df_lmm": df_lmm, "se_two_stage": se2,
                 "inference": "two-stage floor" if floor else "mixed model",
-                "singular": False, "converged": True, "gradient_norm": 1e-6,
+                "singular": False, "patient_singular": False, "converged": True,
+                "gradient_norm": 1e-6,
                 "note": f"too few patients for a group claim ({n_subjects} < {MIN_PATIENTS})"
                 if too_few else "",
                 "n_subjects": n_subjects, "n_contacts": n_contacts, "n_obs": n_obs,
@@ -324,7 +325,7 @@ def fake_mixedlm(starts=WINDOW_STARTS) -> pd.DataFrame:
     mixed = pd.DataFrame(rows)
     lateral = mixed["roi"] == "lateral"
     early = lateral & (mixed["window_start"] < 0.0)
-    mixed.loc[early, "singular"] = True
+    mixed.loc[early, ["singular", "patient_singular"]] = True
     mixed.loc[early, "note"] = f"singular: subject:{TERM} sd 0"
     last = lateral & (mixed["family"] == "network")
     late = last & np.isclose(mixed["window_start"], starts[-2])

@@ -372,7 +372,8 @@ def test_methods_stats_paragraph():
                    "random intercepts of contacts (and network instances) nested in patients",
                    "fitted by REML", "Satterthwaite degrees of freedom (as lmerTest)",
                    "floored at the two-stage (per-patient) estimate",
-                   "patients \u2212 1 (stats.se_floor)", "Benjamini-Hochberg",
+                   "slope variance estimated at zero",
+                   "patients \u2212 1 degrees of freedom (stats.se_floor)", "Benjamini-Hochberg",
                    "sign-flip permutation test", "maximum statistic over windows",
                    "2^n \u2264 1000", "fewer than 5 patients (stats.min_patients)",
                    "without p-values"):

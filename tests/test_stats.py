@@ -107,12 +107,20 @@ def test_mixed_model_table(table, fitted):
     np.testing.assert_allclose(got["p_value"], 2 * stats.t.sf(np.abs(got["t"]), got["df"]))
     half = stats.t.ppf(0.975, got["df"]) * got["se"]
     np.testing.assert_allclose(got["ci_high"] - got["estimate"], half)
-    # the two-stage floor: se = max of both, df ≤ patients - 1 (= with the floor)
-    np.testing.assert_allclose(got["se"], np.fmax(got["se_lmm"], got["se_two_stage"]))
+    # the model's own test unless the patient block is at the boundary
     n = rows.subject.nunique()
-    assert (got["df"] <= n - 1 + 1e-12).all()
     floor = got["inference"] == "two-stage floor"
+    assert (got.loc[floor, "patient_singular"]).all()
     assert (got.loc[floor, "df"] == n - 1).all()
+    np.testing.assert_allclose(got.loc[floor, "se"], got.loc[floor, "se_two_stage"])
+    np.testing.assert_allclose(got.loc[~floor, ["se", "df"]].to_numpy(float),
+                               got.loc[~floor, ["se_lmm", "df_lmm"]].to_numpy(float))
+    every = fitted.table
+    assert (every["inference"] == "two-stage floor").any()
+    singular = every["patient_singular"].astype(bool)
+    assert ((every["inference"] == "mixed model") | singular).all()
+    flo = every[every["inference"] == "two-stage floor"]
+    np.testing.assert_allclose(flo["se"], np.fmax(flo["se_lmm"], flo["se_two_stage"]))
     # one fit of the same rows without by agrees
     alone = mixed_model(rows, by=None).table.set_index("term")
     np.testing.assert_allclose(alone["estimate"], got["estimate"], rtol=0, atol=1e-10)

@@ -265,9 +265,10 @@ def _stats(config) -> str:
     tests = ("Fixed effects were tested with t tests on Satterthwaite degrees of freedom (as "
              "lmerTest)")
     if _get(stats, "se_floor", "two-stage") == "two-stage":
-        tests += (", with the standard error floored at the two-stage (per-patient) estimate "
-                  "and the degrees of freedom capped at the number of patients \u2212 1 "
-                  "(stats.se_floor)")
+        tests += ("; where the patient-level random effects were at the boundary (the "
+                  "slope variance estimated at zero), the standard error was floored at the "
+                  "two-stage (per-patient) estimate with the number of patients \u2212 1 "
+                  "degrees of freedom (stats.se_floor)")
     text = [
         f"Across patients, similarities{' (Fisher z-transformed)' if transform == 'fisher' else ''}"
         f" were modelled{where} with linear mixed models (formula {_get(stats, 'formula')}) "

@@ -121,6 +121,10 @@ class LMMFit:
         Log-likelihood (REML or ML), ``-deviance / 2``.
     reml : bool
     singular, converged : bool
+    patient_singular : bool
+        Whether the patient-level block (intercept and slopes) is at the boundary: a variance
+        of 0 or a correlation of ±1, so that the slope's between-patient variability is not
+        (fully) estimated.
     gradient_norm : float
         Largest absolute projected gradient of the criterion at the optimum.
     n_obs, n_groups, n_params : int
@@ -141,6 +145,7 @@ class LMMFit:
     llf: float
     reml: bool
     singular: bool
+    patient_singular: bool
     converged: bool
     gradient_norm: float
     n_obs: int
@@ -328,9 +333,13 @@ def fit_lmm(X, y, random: RandomEffects, *, reml=True, start=None, satterthwaite
     df = (_satterthwaite(problem, theta, sigma, cov_beta) if satterthwaite
           else np.full(problem.p, np.nan))
     singular = bool(np.any(theta[np.isfinite(lower)] < SINGULAR_TOL))
+    k = len(random.slope_names)
+    block = np.isfinite(lower) & (np.arange(theta.size) < k * (k + 1) // 2)
+    patient_singular = bool(np.any(theta[block] < SINGULAR_TOL))
     return LMMFit(beta=beta, se=se, cov_beta=cov_beta, df=df, theta=theta,
                   theta_names=random.theta_names, sigma=sigma, deviance=float(deviance),
                   llf=-float(deviance) / 2, reml=reml, singular=singular,
+                  patient_singular=patient_singular,
                   converged=gradient_norm < _GRADIENT_TOL, gradient_norm=gradient_norm,
                   n_obs=problem.n, n_groups=problem.n_groups,
                   n_params=problem.p + theta.size + 1,

@@ -18,16 +18,18 @@ Tests
 -----
 Per fixed effect: ``t = β̂ / se`` on ``df`` degrees of freedom, ``p = 2 P(T_df > |t|)``, CI
 ``β̂ ± t_{df, 1-α/2} se``. ``se_lmm`` and ``df_lmm`` are the model's (Satterthwaite, as
-lmerTest). With ``se_floor="two-stage"`` (default) the test is the model's, ``(se_lmm,
-min(df_lmm, n_2 - 1))``, unless ``se_2 > se_lmm``, where it is the two-stage test ``(se_2, n_2 -
-1)``; ``se_2`` is the standard error of the mean of the term's per-patient least-squares
-estimates over the ``n_2`` patients in which it is estimable (the summary-statistics approach
-of Holmes & Friston 1998). Why: when the random-slope variance is
-estimated at (or near) zero, the model would otherwise treat each contact as an independent
-replicate of the contrast; the floor keeps the test at least as conservative as the
-patient-level t test (null calibration in tests/test_stats_calibration.py). ``inference`` says
-which applied. ``p_corrected`` corrects ``p_value`` of one term over all fits (windows and ROIs)
-with :func:`statsmodels.stats.multitest.multipletests`.
+lmerTest) and are used as they are, except where the patient-level block is at the boundary
+(``patient_singular``: the random-slope variance estimated at 0, or a correlation of ±1). There
+the model has, in effect, dropped the slope and treats each contact as a replicate of the
+contrast; with ``se_floor="two-stage"`` (default) the test is then the two-stage one, ``(se_2,
+n_2 - 1)``, wherever ``se_2 > se_lmm``: ``se_2`` is the standard error of the mean of the term's
+per-patient least-squares estimates over the ``n_2`` patients in which it is estimable (the
+summary-statistics approach of Holmes & Friston 1998). ``inference`` says which applied. The
+rule was chosen on 300 simulated null studies per patient count (3, 6, 11; signal-level,
+contacts sharing noise; benchmarks/calibration.py): family-wise rates over windows 0.013-0.043,
+per-window rates 0.037-0.041, against 0.000 and a power of 0.06 (6 patients) for flooring every
+fit with df capped at patients - 1. ``p_corrected`` corrects ``p_value`` of one term over all
+fits (windows and ROIs) with :func:`statsmodels.stats.multitest.multipletests`.
 
 A fit with fewer than ``min_subjects`` patients keeps its estimates but gets no p-value and the
 note "too few patients for a group claim". A fit that cannot be estimated (one patient, a
@@ -67,8 +69,8 @@ BY = ("roi", *WINDOW)
 #: Columns of :attr:`MixedModelResult.table` after the ``by`` columns.
 RESULT_COLUMNS = ["term", "estimate", "se", "df", "t", "ci_low", "ci_high", "p_value",
                   "p_corrected", "se_lmm", "df_lmm", "se_two_stage", "inference", "singular",
-                  "converged", "gradient_norm", "note", "n_subjects", "n_contacts", "n_obs",
-                  "random"]
+                  "patient_singular", "converged", "gradient_norm", "note", "n_subjects",
+                  "n_contacts", "n_obs", "random"]
 
 
 def too_few_note(n, minimum) -> str:
@@ -232,17 +234,17 @@ def _fit_rows(matrix, rows, positions, groups, slopes, nested, reml, alpha, se_f
             **base, **{c: nan for c in ("estimate", "se", "df", "t", "ci_low", "ci_high",
                                         "p_value", "se_lmm", "df_lmm", "se_two_stage",
                                         "gradient_norm")},
-            "inference": "none", "singular": False, "converged": False,
+            "inference": "none", "singular": False, "patient_singular": False,
+            "converged": False,
             "note": f"not estimable: {reason}", "random": "n/a"})
     se2, n2 = _two_stage(X, y, random.group)
     se, df = fit.se.copy(), fit.df.copy()
     inference = np.full(len(terms), "mixed model", dtype=object)
-    if se_floor == "two-stage":
-        has = np.isfinite(se2)
-        floor = has & (se2 > se)
+    if se_floor == "two-stage" and fit.patient_singular:
+        floor = np.isfinite(se2) & (se2 > se)
         inference[floor] = "two-stage floor"
         se = np.where(floor, se2, se)
-        df = np.where(floor, n2 - 1.0, np.where(has, np.fmin(df, n2 - 1.0), df))
+        df = np.where(floor, n2 - 1.0, df)
     t = fit.beta / se
     p = 2 * stats.t.sf(np.abs(t), df)
     half = stats.t.ppf(1 - alpha / 2, df) * se
@@ -256,6 +258,7 @@ def _fit_rows(matrix, rows, positions, groups, slopes, nested, reml, alpha, se_f
         **base, "estimate": fit.beta, "se": se, "df": df, "t": t, "ci_low": fit.beta - half,
         "ci_high": fit.beta + half, "p_value": p, "se_lmm": fit.se, "df_lmm": fit.df,
         "se_two_stage": se2, "inference": inference, "singular": fit.singular,
+        "patient_singular": fit.patient_singular,
         "converged": fit.converged, "gradient_norm": fit.gradient_norm, "note": note,
         "random": _describe(random)})
 

@@ -42,10 +42,11 @@ COLUMNS = {
         **_WINDOW,
         "term": "Fixed-effect term of the mixed model (patsy name)",
         "estimate": "Estimated coefficient (Fisher z units when the values were transformed)",
-        "se": "Standard error used for inference: se_two_stage where it exceeds se_lmm "
-              "(stats.se_floor two-stage), else se_lmm",
+        "se": "Standard error used for inference: se_two_stage where the patient-level "
+              "random effects are at the boundary and it exceeds se_lmm (stats.se_floor "
+              "two-stage), else se_lmm",
         "df": "Degrees of freedom of the t test: patients - 1 with the two-stage floor, else "
-              "df_lmm (at most patients - 1 under stats.se_floor two-stage)",
+              "df_lmm",
         "t": "t statistic (estimate / se)",
         "ci_low": "Lower bound of the 1 - alpha confidence interval (t quantile on df)",
         "ci_high": "Upper bound of the 1 - alpha confidence interval (t quantile on df)",
@@ -56,6 +57,9 @@ COLUMNS = {
         "se_two_stage": "Standard error of the mean of per-patient least-squares estimates",
         "inference": "Which standard error the test used: mixed model or two-stage floor",
         **_FIT,
+        "patient_singular": "Whether the patient-level random effects (intercept and objective "
+                            "slopes) are at the boundary: a variance of 0 or a correlation of "
+                            "±1",
         "gradient_norm": "Largest projected gradient of the REML/ML criterion at the optimum",
         **_NOTE,
         "n_subjects": "Patients in the fit",
