@@ -432,7 +432,7 @@ def test_vectorised_cluster_p_values_equal_mne_and_brute_force():
     the reference)."""
     from mne.stats import permutation_cluster_1samp_test
 
-    from ieegrsa.stats.clusters import _sign_patterns, cluster_p_values
+    from ieegrsa.stats.clusters import cluster_p_values, sign_patterns
 
     def masses(row, thr, tail):
         t = -row if tail == -1 else row
@@ -450,7 +450,7 @@ def test_vectorised_cluster_p_values_equal_mne_and_brute_force():
     effect = np.r_[np.zeros(10), np.ones(8), -np.ones(6), np.zeros(6)] * 0.8
     for tail, thr in ((0, 1.5), (1, 1.2), (-1, -1.2)):
         x = rng.normal(0, 1, (7, 30)) + effect
-        signs = _sign_patterns(7, 1000, rng)
+        signs = sign_patterns(7, 1000, rng)
         assert len(signs) == 128 and (signs[0] == 1).all()
         firsts, p = cluster_p_values(x, thr, signs, tail)
         n = x.shape[0]

@@ -41,7 +41,7 @@ from ..errors import DataError
 from .summaries import WINDOW, patient_summary
 
 __all__ = ["cluster_test", "ClusterResult", "onset_latency", "patient_curves",
-           "cluster_p_values"]
+           "cluster_p_values", "sign_patterns"]
 
 logger = logging.getLogger("ieegrsa")
 
@@ -277,7 +277,7 @@ def onset_latency(table, contrast=("identity", "expression"), *, column="objecti
             if np.any(np.ptp(sample, axis=0) == 0):
                 boot[b] = np.nan
                 continue
-            signs = _sign_patterns(n, bootstrap_permutations, np.random.default_rng(perm_seed))
+            signs = sign_patterns(n, bootstrap_permutations, np.random.default_rng(perm_seed))
             firsts, pvals = cluster_p_values(sample, thr, signs, tail)
             hits = firsts[pvals < alpha]
             boot[b] = starts[hits.min()] if hits.size else np.nan
@@ -291,7 +291,7 @@ def onset_latency(table, contrast=("identity", "expression"), *, column="objecti
     return pd.DataFrame(out)
 
 
-def _sign_patterns(n, n_permutations, rng):
+def sign_patterns(n, n_permutations, rng):
     """Every sign pattern of ``n`` patients when ``2**n`` ≤ ``n_permutations``, else that many
     random ones; the first is always the data's own (all +1)."""
     if 2**n <= n_permutations:

@@ -19,13 +19,11 @@ and the note "too few patients for a group claim".
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .clusters import patient_curves
+from .clusters import patient_curves, sign_patterns
 from .mixed import too_few_note
 
 __all__ = ["sign_flip_test", "min_attainable_p"]
@@ -103,7 +101,7 @@ def sign_flip_test(table, contrast=("identity", "expression"), *, column="object
                                        "n_subjects": n, "n_permutations": 0, "exact": False,
                                        "note": too_few_note(n, max(min_subjects, 2))}))
             continue
-        signs, exact = _signs(n, n_permutations, rng)
+        signs, exact = sign_patterns(n, n_permutations, rng), 2**n <= n_permutations
         t_obs, p, p_fwe = _test(x, signs, tail)
         min_p = min_attainable_p(n, tail, None if exact else n_permutations)
         note = ""
@@ -117,14 +115,6 @@ def sign_flip_test(table, contrast=("identity", "expression"), *, column="object
                                    "n_permutations": len(signs), "exact": exact,
                                    "note": note}))
     return pd.DataFrame(pd.concat(parts, ignore_index=True) if parts else None)
-
-
-def _signs(n, n_permutations, rng):
-    if 2**n <= n_permutations:
-        return np.array(list(itertools.product((1.0, -1.0), repeat=n))), True
-    flips = rng.choice((1.0, -1.0), size=(n_permutations, n))
-    flips[0] = 1.0  # the observed labelling is one of the permutations
-    return flips, False
 
 
 def _test(x, signs, tail):
