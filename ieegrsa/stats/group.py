@@ -145,7 +145,7 @@ def _clusters_and_onsets(testable, contrast, stats, config, n_jobs):
                                   transform=stats.transform, n_jobs=n_jobs)
         clusters.append(result.clusters.assign(note=""))
         onsets.append(onset_latency(rows, contrast, column="objective", by="roi",
-                                    tail=tail or 1, alpha=stats.alpha,
+                                    tail=tail, alpha=stats.alpha,
                                     n_permutations=stats.n_permutations,
                                     n_bootstrap=stats.n_bootstrap, seed=config.random_seed,
                                     threshold=stats.cluster_threshold,

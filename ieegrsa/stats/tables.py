@@ -115,7 +115,8 @@ COLUMNS = {
     "onsets": {
         **_FAMILY,
         **_TEST,
-        "onset": {"Description": "Start of the first significant cluster (n/a when none)",
+        "onset": {"Description": "Start of the first significant cluster, of either sign with "
+                             "a two-sided stats.tail (n/a when none)",
                   "Units": "s"},
         "ci_low": {"Description": "Lower bound of the patient-bootstrap interval", "Units": "s"},
         "ci_high": {"Description": "Upper bound of the patient-bootstrap interval", "Units": "s"},
