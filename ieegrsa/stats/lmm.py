@@ -200,7 +200,8 @@ class _Problem:
         self.n_groups = n_groups
 
     def terms(self, thetas):
-        """``log|A|``, ``log|R_X|²``, ``r²`` and ``(R_X'R_X)⁻¹`` for a batch of ``θ`` (m, j)."""
+        """``log|A|``, ``log|R_X|²``, ``r²``, ``(R_X'R_X)⁻¹`` and the Schur complement ``S``
+        for a batch of ``θ`` (m, j)."""
         thetas = np.atleast_2d(thetas)
         lam = np.einsum("mj,jab->mab", thetas, self.E)[:, None]  # (m, 1, q, q)
         lam_t = np.swapaxes(lam, -1, -2)
@@ -215,11 +216,11 @@ class _Problem:
         logdet_x = 2 * np.log(diag[:, :p]).sum(axis=-1)
         r2 = diag[:, p] ** 2
         rx_inv = np.linalg.inv(chol_s[:, :p, :p])
-        return logdet_a, logdet_x, r2, np.swapaxes(rx_inv, -1, -2) @ rx_inv
+        return logdet_a, logdet_x, r2, np.swapaxes(rx_inv, -1, -2) @ rx_inv, S
 
     def criterion(self, thetas, reml=None):
         reml = self.reml if reml is None else reml
-        logdet_a, logdet_x, r2, _ = self.terms(thetas)
+        logdet_a, logdet_x, r2, _, _ = self.terms(thetas)
         n = self.n - self.p if reml else self.n
         out = logdet_a + n * (1 + np.log(2 * np.pi * r2 / n))
         return out + logdet_x if reml else out
@@ -268,7 +269,7 @@ class _Problem:
         """lmerTest's deviance as a function of ``(θ, σ)`` (``devfun_vp``)."""
         varpars = np.atleast_2d(varpars)
         sigma2 = varpars[:, -1] ** 2
-        logdet_a, logdet_x, r2, cov = self.terms(varpars[:, :-1])
+        logdet_a, logdet_x, r2, cov, _ = self.terms(varpars[:, :-1])
         out = logdet_a + r2 / sigma2 + self.n * np.log(2 * np.pi * sigma2)
         if self.reml:
             out = out + logdet_x - self.p * np.log(2 * np.pi * sigma2)
@@ -324,11 +325,11 @@ def fit_lmm(X, y, random: RandomEffects, *, reml=True, start=None, satterthwaite
     grad = problem.criterion_and_gradient(theta)[1]
     at_bound = np.isfinite(lower) & (theta <= lower) & (grad > 0)
     gradient_norm = float(np.max(np.abs(np.where(at_bound, 0.0, grad)), initial=0.0))
-    logdet_a, logdet_x, r2, rx_inv = problem.terms(theta)
+    _, _, r2, rx_inv, S = problem.terms(theta)
     n_resid = problem.n - problem.p if reml else problem.n
     sigma = float(np.sqrt(r2[0] / n_resid))
     cov_beta = sigma**2 * rx_inv[0]
-    beta = _beta(problem, theta)
+    beta = rx_inv[0] @ S[0, :problem.p, problem.p]  # (R_X'R_X)⁻¹ S_Xy
     se = np.sqrt(np.diag(cov_beta))
     df = (_satterthwaite(problem, theta, sigma, cov_beta) if satterthwaite
           else np.full(problem.p, np.nan))
@@ -405,15 +406,6 @@ def _leave_boundary(problem, value, theta, lower, bounds, below, rounds=5):
     return value, theta
 
 
-def _beta(problem, theta):
-    lam = np.einsum("j,jab->ab", theta, problem.E)
-    A = lam.T @ problem.ZtZ @ lam + np.eye(problem.q)
-    B = lam.T @ problem.ZtXy
-    S = problem.XytXy - np.einsum("gqa,gqb->ab", B, np.linalg.solve(A, B))
-    p = problem.p
-    return np.linalg.solve(S[:p, :p], S[:p, p])
-
-
 def _random_sd(random, theta, sigma):
     k = len(random.slope_names)
     T = np.zeros((k, k))
@@ -434,18 +426,6 @@ def _random_sd(random, theta, sigma):
         out[f"{random.group_name}:{name}"] = float(abs(t) * sigma)
     out["residual"] = sigma
     return out
-
-
-def _gradient(func, x, lower, rel=1e-6):
-    """Central differences (forward at a lower bound), all points in one batched call."""
-    x = np.asarray(x, float)
-    h = rel * np.maximum(1.0, np.abs(x))
-    forward = np.isfinite(lower) & (x - h < lower)
-    eye = np.eye(x.size) * h
-    points = np.vstack([x, x + eye, x - eye])
-    f = func(points)
-    f0, fp, fm = f[0], f[1:1 + x.size], f[1 + x.size:]
-    return np.where(forward, (fp - f0) / h, (fp - fm) / (2 * h))
 
 
 def _steps(x, d):

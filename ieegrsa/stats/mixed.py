@@ -51,7 +51,6 @@ from ..errors import DataError
 from .formulas import (
     ModelMatrix,
     check_nested,
-    design,
     design_rows,
     formula_columns,
     random_effects,
@@ -349,18 +348,19 @@ def compare_models(table, formula_reduced, formula_full, *, groups="subject",
     columns = {*formula_columns(formula_reduced), *formula_columns(formula_full)}
     data = prepare_table(table, columns=[*sorted(columns), groups, *by], transform=transform)
     _check_one_method(data, by)
-    for f in (formula_reduced, formula_full):
-        reason = design(f, data, groups)[3]
+    matrices = {f: ModelMatrix(f, data) for f in (formula_reduced, formula_full)}
+    for f, matrix in matrices.items():
+        reason = design_rows(matrix, np.arange(len(data)), data[groups].to_numpy())[3]
         if reason is not None:
             raise DataError(f"the model cannot be estimated: {reason}", field="formula",
                             found=f)
     with _one_thread():
-        return _compare(data, formula_reduced, formula_full, groups, slopes, nested, by)
+        return _compare(data, matrices, formula_reduced, formula_full, groups, slopes, nested,
+                        by)
 
 
-def _compare(data, formula_reduced, formula_full, groups, slopes, nested, by):
+def _compare(data, matrices, formula_reduced, formula_full, groups, slopes, nested, by):
     out = []
-    matrices = {f: ModelMatrix(f, data) for f in (formula_reduced, formula_full)}
     for key, pos in _pieces(data, by):
         key = key or ()
         part = data.iloc[pos]
