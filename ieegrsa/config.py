@@ -706,6 +706,12 @@ class AnatomyConfig(_Section):
         return self
 
 
+NeuralMetric = Literal[
+    "correlation", "euclidean", "cosine", "mahalanobis", "crossnobis", "cv-euclidean"]
+#: The default neural dissimilarity per pattern, chosen from docs/rdm_metrics.md.
+DEFAULT_NEURAL_METRIC = {"contact": "cv-euclidean", "roi": "cv-euclidean"}
+
+
 class RSAConfig(_Section):
     """Neural RDMs over sliding windows, their comparison with model RDMs, and inference.
 
@@ -738,14 +744,16 @@ class RSAConfig(_Section):
         description="How the samples of a window enter an ROI pattern: flatten = every contact "
         "at every sample is a feature; mean = each contact's average over the window.",
     )
-    metric: Literal[
-        "correlation", "euclidean", "cosine", "mahalanobis", "crossnobis", "cv-euclidean"
-    ] = Field(
-        "correlation",
-        description="Dissimilarity between condition patterns: correlation = 1 - Pearson r; "
-        "euclidean = squared distance / features; cosine = 1 - cosine similarity; mahalanobis "
-        "= noise-whitened euclidean; crossnobis / cv-euclidean = cross-validated over "
-        "cv_column (unbiased, may be negative).",
+    metric: NeuralMetric | dict[Literal["roi", "contact"], NeuralMetric] = Field(
+        default_factory=lambda: dict(DEFAULT_NEURAL_METRIC),
+        description="Dissimilarity between condition patterns, one for every pattern or one per "
+        "pattern ({contact: ..., roi: ...}): correlation = 1 - Pearson r; euclidean = squared "
+        "distance / features; cosine = 1 - cosine similarity; mahalanobis = noise-whitened "
+        "euclidean; crossnobis / cv-euclidean = cross-validated over cv_column (unbiased, may "
+        "be negative). The default is cross-validated because a single contact's high-gamma "
+        "codes stimuli mostly by response amplitude, which correlation distance removes: in the "
+        "validation study (docs/rdm_metrics.md) correlation missed amplitude and common-gain "
+        "codes that the cross-validated distances found at the same false-positive rate.",
     )
     condition_column: str = Field(
         "stim_file",
@@ -807,6 +815,16 @@ class RSAConfig(_Section):
         description="Estimate split-half noise ceilings (odd versus even folds of cv_column, "
         "Spearman-Brown corrected) per pattern and window.",
     )
+
+    @model_validator(mode="after")
+    def _metric_for_every_pattern(self):
+        if isinstance(self.metric, dict):
+            missing = [p for p in self.pattern if p not in self.metric]
+            if missing:
+                raise invalid(f"metric names no dissimilarity for the pattern {missing[0]!r} "
+                              f"(it has {sorted(self.metric)})",
+                              f"Add {missing[0]}: <metric> to metric, or give one metric")
+        return self
 
     @model_validator(mode="after")
     def _interval_holds_a_window(self):

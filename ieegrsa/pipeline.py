@@ -108,7 +108,10 @@ _NEURAL = {
 SIMILARITY_COLUMNS = {
     "subject": "Participant label.",
     "session": "Session label (n/a when the dataset has none).",
-    **_NEURAL,
+    "roi": _NEURAL["roi"], "contact": _NEURAL["contact"], "pattern": _NEURAL["pattern"],
+    "metric": "Dissimilarity of the neural RDM (rsa.metric); cross-validated ones are unbiased "
+              "and may be negative.",
+    **_WINDOW,
     "n_contacts": "Contacts in the neural pattern.",
     "model": "Model RDM: a categorical model (stimulus-table column) or a network's label.",
     "objective": "What the model was trained for (identity, expression, object, untrained, "

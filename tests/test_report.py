@@ -441,3 +441,35 @@ def test_reports_render_in_browser(request, tmp_path):
         assert not _console(dom.stderr), _console(dom.stderr)
         assert "Methods" in dom.stdout and "Software versions" in dom.stdout
         shutil.copy(shot, root / f"{name}_screenshot.png")  # for a person to look at
+
+
+def test_rdm_images_of_unbiased_distances_are_percentiles():
+    """Cross-validated RDMs are about half negative: each panel shows the percentile of every
+    pair within its own RDM (scipy rankdata), so the sign and scale do not matter."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from scipy.stats import rankdata
+
+    from ieegrsa.report.figures import plot_rdms
+    from ieegrsa.rsa import RDMs
+
+    rng = np.random.default_rng(3)
+    n = 7
+    values = np.round(rng.normal(0, 1, (2, n * (n - 1) // 2)), 1)  # signed, with ties
+    values[1, 3] = np.nan
+    neural = RDMs(values, [f"c{i}" for i in range(n)], pd.DataFrame({
+        "roi": "ventral", "pattern": "roi", "window_start": [0.0, 0.1],
+        "window_stop": [0.1, 0.2]}), metric="cv-euclidean")
+    fig = plot_rdms(neural, "ventral", n_windows=2)
+    images = [ax.get_images()[0].get_array() for ax in fig.axes if ax.get_images()]
+    plt.close(fig)
+    assert len(images) == 2
+    rows, cols = np.triu_indices(n, 1)
+    for image, row in zip(images, values):
+        shown = np.ma.filled(image.astype(float), np.nan)[rows, cols]
+        finite = np.isfinite(row)
+        expected = (rankdata(row[finite]) - 1) / (finite.sum() - 1) * 100
+        np.testing.assert_allclose(shown[finite], expected, atol=1e-12)
+        assert np.isnan(shown[~finite]).all()

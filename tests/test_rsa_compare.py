@@ -340,3 +340,34 @@ def test_bad_input_raises_data_error(rng):
         compare(data, data, "cosine", covariates=data[0], partial="partial")
     with pytest.raises(DataError, match="one entry per model"):
         compare(data, data, "pearson", covariates=[None], partial="partial")
+
+
+# -- unbiased (cross-validated) distances -----------------------------------------------------
+@pytest.mark.parametrize("method, reference", [
+    ("pearson", lambda x, y: scipy.stats.pearsonr(x, y).statistic),
+    ("spearman", lambda x, y: scipy.stats.spearmanr(x, y).statistic),
+    ("kendall-tau-b", lambda x, y: scipy.stats.kendalltau(x, y).statistic),
+    ("kendall-tau-a", lambda x, y: _tau_a_brute(x, y)),
+    ("cosine", lambda x, y: x @ y / np.linalg.norm(x) / np.linalg.norm(y)),
+])
+def test_unbiased_distances_compare_and_semi_partial_match_references(rng, method, reference):
+    """Crossnobis-type RDMs are ~0 where conditions do not differ, about half negative: the
+    comparisons (and the seed study's semi-partial Kendall) are exact on them too."""
+    from ieegrsa.rsa.kernels import rdm_movie
+
+    cond = np.tile(np.arange(N_COND), 4)
+    X = 0.4 * rng.normal(size=(N_COND, 5, 1))[cond] + rng.normal(size=(len(cond), 5, 6))
+    data = rdm_movie(X, cond, "cv-euclidean", cv=np.repeat(np.arange(4), N_COND)).values
+    data = np.round(data * 10) / 10  # ties
+    data[2, :5] = np.nan
+    assert (data < 0).mean() > 0.25
+    models = _rdms(rng, 3, 4, nan_rows=(1,)) - 0.5  # signed models too
+    got = compare(data, models, method)
+    np.testing.assert_allclose(got, _per_pair(data, models, reference), rtol=0, atol=1e-12)
+    if method == "kendall-tau-b":
+        semi = compare(data, models, method, covariates=[None, models[0], models[1]],
+                       partial="semi-partial")
+        for i, x in enumerate(data):
+            for k in (1, 2):
+                expected = _kendall_partial_brute(x, models[k], [models[k - 1]], "semi-partial")
+                assert semi[i, k] == pytest.approx(expected, abs=1e-12)

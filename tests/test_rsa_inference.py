@@ -60,12 +60,32 @@ def labels(n):
 N_COND, N_SUBJ, N_WIN = 9, 3, 8
 
 
-@pytest.fixture(scope="module")
-def data():
-    """3 subjects × 8 windows, tied values, NaN: subject 0 lacks condition 2, one odd pair."""
+def unbiased_values(rng, n_rdms, n_reps=4, n_features=6):
+    """Cross-validated Euclidean RDMs (rdm_movie, leave-one-repetition-out) of noise plus a
+    weak condition pattern: unbiased, so many are negative; rounded for ties."""
+    from ieegrsa.rsa.kernels import rdm_movie
+
+    cond = np.tile(np.arange(N_COND), n_reps)
+    patterns = 0.3 * rng.normal(size=(N_COND, n_features, 1))
+    X = patterns[cond] + rng.normal(size=(len(cond), n_features, n_rdms))
+    values = rdm_movie(X, cond, "cv-euclidean", cv=np.repeat(np.arange(n_reps), N_COND)).values
+    return np.round(values * 8) / 8
+
+
+@pytest.fixture(scope="module", params=["rounded", "unbiased"])
+def data(request):
+    """3 subjects × 8 windows, tied values, NaN: subject 0 lacks condition 2, one odd pair.
+
+    ``unbiased``: cross-validated distances (about half negative), so that every test of the
+    permutation, cluster, ceiling and bootstrap machinery also runs on them.
+    """
     rng = np.random.default_rng(7)
     n_pairs = N_COND * (N_COND - 1) // 2
-    values = np.round(rng.random((N_SUBJ * N_WIN, n_pairs)) * 6)
+    if request.param == "unbiased":
+        values = unbiased_values(rng, N_SUBJ * N_WIN)
+        assert (values < 0).mean() > 0.2
+    else:
+        values = np.round(rng.random((N_SUBJ * N_WIN, n_pairs)) * 6)
     rows, cols = np.triu_indices(N_COND, 1)
     values[:N_WIN, (rows == 2) | (cols == 2)] = np.nan
     values[N_WIN + 3, 5] = np.nan
@@ -450,3 +470,20 @@ def test_semi_partial_null_matches_brute_force(data, models, method):
     np.testing.assert_allclose(res.null[..., 0], plain.null[..., 0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(res.table["p_value"],
                                brute_p(expected, res.observed).ravel(), atol=TOL)
+
+
+def test_split_half_ceiling_of_cross_validated_rdms_matches_scipy():
+    """Each half of 6 repetitions keeps 3 folds for its own crossnobis RDMs; the ceiling is the
+    Kendall tau-b of the halves (scipy) and its Spearman-Brown step-up."""
+    rng = np.random.default_rng(9)
+    cond = np.tile(labels(N_COND), 6)
+    repetition = np.repeat(np.arange(6), N_COND)
+    X = 0.5 * rng.normal(size=(N_COND, 4, 1))[np.tile(np.arange(N_COND), 6)] \
+        + rng.normal(size=(len(cond), 4, 5))
+    half_a, half_b = split_half_rdms(X, cond, repetition % 2, "crossnobis", cv=repetition)
+    assert (half_a.values < 0).any() and (half_b.values < 0).any()
+    table = split_half_ceiling(half_a, half_b, "kendall-tau-b")
+    for k in range(5):
+        r = stats.kendalltau(half_a.values[k], half_b.values[k]).statistic
+        assert table.loc[k, "r_half"] == pytest.approx(r, abs=TOL)
+        assert table.loc[k, "r_full"] == pytest.approx(2 * r / (1 + r), abs=TOL)

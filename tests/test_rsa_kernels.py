@@ -290,17 +290,26 @@ def test_condition_missing_from_a_fold():
     ours = rdm_movie(X, labels, "crossnobis", cv=rep)
     assert np.isfinite(ours.values).all()
     _close(ours.values, _brute(X, labels, "crossnobis", cv=rep))
-    # the folds used differ per pair: condition 2's pairs average over 3 folds, others over 4
-    full = rdm_movie(X, labels, "crossnobis", cv=np.where(labels == conds[2], -1, rep))
-    assert not np.allclose(full.values, ours.values)
 
 
-def test_condition_in_one_fold_only_is_nan():
-    X, labels, rep = _design(seed=13, extra=())
+@pytest.mark.parametrize("metric", ["crossnobis", "cv-euclidean"])
+def test_condition_in_one_fold_only_is_an_error(metric):
+    X, labels, rep = _design(seed=13, extra=(1, 1))  # condition 1: 2 more trials in fold 0
     conds = _first_appearance(labels)
     drop = (labels == conds[0]) & (rep != 0)
     X, labels, rep = X[~drop], labels[~drop], rep[~drop]
-    square = rdm_movie(X, labels, "crossnobis", cv=rep).square()
+    n_trials = int((labels == conds[0]).sum())
+    with pytest.raises(DataError) as info:
+        rdm_movie(X, labels, metric, cv=rep)
+    message = str(info.value)
+    assert info.value.field == "cv"
+    assert f"{conds[0]!r} (trials in 1 fold, {n_trials} trial" in message
+    assert "at least 2 of the 4 folds" in message
+    # a listed condition without any trial is not an error: its pairs are NaN
+    keep = labels != conds[0]
+    with pytest.warns(UserWarning):
+        square = rdm_movie(X[keep], labels[keep], metric, cv=rep[keep],
+                           conditions=conds).square()
     assert np.isnan(square[:, 0, 1:]).all()
     assert np.isfinite(square[:, 1:, 1:]).all()
 

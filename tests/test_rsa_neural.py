@@ -149,6 +149,53 @@ def test_crossnobis_uses_the_fold_column(epochs, contacts):
         neural_rdms(epochs, contacts, metric="crossnobis", cv_column="run")
 
 
+def test_one_metric_per_pattern(epochs, contacts):
+    """rsa.metric as {pattern: metric}: each pattern's RDMs equal a run with that metric alone;
+    the noise precision goes to the crossnobis pattern only."""
+    kwargs = dict(window=0.2, step=0.2, rois=["ventral"])
+    both = neural_rdms(epochs, contacts, pattern=["roi", "contact"], noise="shrinkage_diag",
+                       metric={"roi": "crossnobis", "contact": "cv-euclidean"}, **kwargs)
+    assert both.metric is None
+    desc = both.descriptors
+    assert set(zip(desc.pattern, desc.metric)) == {("roi", "crossnobis"),
+                                                   ("contact", "cv-euclidean")}
+    for pattern, metric, noise in (("roi", "crossnobis", "shrinkage_diag"),
+                                   ("contact", "cv-euclidean", None)):
+        alone = neural_rdms(epochs, contacts, pattern=pattern, metric=metric, noise=noise,
+                            **kwargs)
+        np.testing.assert_array_equal(both.values[desc.pattern.to_numpy() == pattern],
+                                      alone.values)
+    with pytest.raises(DataError, match="no metric for a pattern") as info:
+        neural_rdms(epochs, contacts, pattern=["roi", "contact"], metric={"roi": "euclidean"})
+    assert info.value.field == "rsa.metric"
+    with pytest.raises(DataError, match="unknown dissimilarity"):
+        neural_rdms(epochs, contacts, metric={"roi": "manhattan"})
+
+
+def test_condition_in_one_repetition_only_is_named(epochs, contacts):
+    """A face seen in one repetition has no cross-validated distance: one error naming it."""
+    meta = epochs.metadata
+    drop = ((meta.stim_file == "face05.png") & (meta.repetition > 1)).to_numpy()
+    with pytest.raises(DataError) as info:
+        neural_rdms(epochs[~drop], contacts, metric="cv-euclidean", window=0.2, step=0.2)
+    assert "'face05.png' (trials in 1 fold, 1 trial)" in str(info.value)
+    assert info.value.field == "cv"
+
+
+def test_ceiling_skips_cross_validated_patterns_without_four_folds(epochs, contacts, caplog):
+    """3 repetitions: a half of them cannot hold two folds, so the cross-validated pattern has
+    no ceiling (a warning says why) while the correlation pattern keeps its own."""
+    from ieegrsa.rsa.similarity import neural_ceiling
+
+    kwargs = dict(window=0.2, step=0.2, rois=["ventral"], pattern=["roi", "contact"])
+    with caplog.at_level("WARNING", logger="ieegrsa"):
+        table = neural_ceiling(epochs, contacts, metric={"roi": "correlation",
+                                                         "contact": "cv-euclidean"}, **kwargs)
+    assert set(table["pattern"]) == {"roi"} and np.isfinite(table["r_full"]).all()
+    assert "no noise ceiling for the ['contact'] pattern" in caplog.text
+    assert neural_ceiling(epochs, contacts, metric="crossnobis", **kwargs).empty
+
+
 def test_planted_geometry_is_recovered(tiny_dataset):
     """The simulator plants expression geometry in the lateral ROI from 0.18 s."""
     import ieegrsa

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..config import DEFAULT_NEURAL_METRIC
+
 __all__ = ["methods_text"]
 
 _METHODS = {
@@ -191,6 +193,35 @@ def _networks(config) -> str:
             f"{_list(parts)}, using the {metric} between the layer activations.")
 
 
+def _dissimilarity(metric, patterns, rsa) -> str:
+    """The dissimilarity sentence part: one metric, or one per pattern; folds and noise."""
+    by_pattern = metric if isinstance(metric, dict) else dict.fromkeys(patterns, metric)
+    names = {"roi": "ROI patterns", "contact": "single contacts"}
+    used = {by_pattern.get(p, "correlation") for p in patterns}
+    if len(used) == 1:
+        text = f"the {_METRICS.get(next(iter(used)), next(iter(used)))} as dissimilarity"
+    else:
+        text = "as dissimilarity " + _list([
+            f"the {_METRICS.get(by_pattern[p], by_pattern[p])} for {names.get(p, p)}"
+            for p in patterns])
+    if used & {"crossnobis", "cv-euclidean"}:
+        text += (f" (cross-validated over the folds of the {_get(rsa, 'cv_column')} column: "
+                 "the product of two conditions' difference in one fold with their "
+                 "difference in the other folds pooled, averaged over folds; unbiased, so "
+                 "conditions that do not differ have distances around 0, some negative)")
+    if by_pattern == {p: DEFAULT_NEURAL_METRIC[p] for p in patterns
+                      if p in DEFAULT_NEURAL_METRIC}:
+        text += (", ieegrsa's default: a contact's high-gamma response codes stimuli largely "
+                 "by its amplitude, which a correlation distance removes, and in simulated "
+                 "studies (ieegrsa docs/rdm_metrics.md) the cross-validated distance found "
+                 "amplitude codes that correlation missed at the same false-positive rate")
+    noise = _get(rsa, "noise", "none")
+    if used & {"crossnobis", "mahalanobis"} and noise != "none":
+        text += (f", the noise precision estimated from the trial residuals ({noise}, "
+                 f"{'per window' if _get(rsa, 'noise_pooling', 'time') == 'time' else 'pooled'})")
+    return text
+
+
 def _rsa(config) -> str:
     rsa = _get(config, "rsa")
     patterns = _get(rsa, "pattern", ["roi"]) or ["roi"]
@@ -204,9 +235,7 @@ def _rsa(config) -> str:
         f"windows of {_ms(_get(rsa, 'window', 0.1))} moved in steps of "
         f"{_ms(_get(rsa, 'step', 0.02))}, from {pattern_text}, over the conditions given by "
         f"the {_get(rsa, 'condition_column', 'stim_file')} column (trials averaged per "
-        f"condition), with the {_METRICS.get(metric, metric)} as dissimilarity"
-        + (f" (folds: {_get(rsa, 'cv_column')})" if metric in ("crossnobis", "cv-euclidean")
-           else "") + ".",
+        f"condition), with {_dissimilarity(metric, patterns, rsa)}.",
     ]
     categorical = _get(config, "models.categorical", []) or []
     if categorical:

@@ -26,7 +26,8 @@ all other folds pooled; the RDM is the mean over folds. Noise in ``a`` and ``b``
 so the estimate is unbiased: it is ~0 on average where two conditions do not differ and is often
 negative there. It is never clipped or square-rooted. A fold in which a condition has no trial on
 the training or the test side contributes nothing to that condition's pairs (the mean is over the
-folds that do; NaN if none).
+folds that do); a condition with trials in one fold only has no such fold and is an error that
+names it (a listed condition without any trial gets NaN pairs).
 
 Missing data (NaN)
 ------------------
@@ -128,7 +129,7 @@ def rdm_movie(X, labels, metric: str = "correlation", cv=None, noise=None, *, co
     code, conds = _encode_labels(labels, n_trials, conditions)
     descriptors = _check_descriptors(descriptors, n_times)
     if metric in CV_METRICS:
-        fold, n_folds = _encode_cv(cv, n_trials, code, metric)
+        fold, n_folds = _encode_cv(cv, n_trials, code, metric, conds)
     elif cv is not None:
         raise DataError(
             f"metric {metric!r} is not cross-validated, so it takes no folds", field="cv",
@@ -217,7 +218,8 @@ def _encode_labels(labels, n_trials: int, conditions) -> tuple[np.ndarray, list]
     return code, conds
 
 
-def _encode_cv(cv, n_trials: int, code: np.ndarray, metric: str) -> tuple[np.ndarray, int]:
+def _encode_cv(cv, n_trials: int, code: np.ndarray, metric: str,
+               conds: list) -> tuple[np.ndarray, int]:
     if cv is None:
         raise DataError(
             f"metric {metric!r} is cross-validated and needs the fold of each trial", field="cv",
@@ -242,9 +244,25 @@ def _encode_cv(cv, n_trials: int, code: np.ndarray, metric: str) -> tuple[np.nda
             found=f"{n_folds} fold ({list(uniques)[:3]})",
             fix="use a cv label with several values (repetition, run)",
         )
+    # a condition seen in one fold only has no training or no test side in every fold: its
+    # cross-validated distances do not exist (a condition without any trial stays NaN)
+    kept = fold >= 0
+    per_condition = pd.Series(fold[kept]).groupby(code[kept]).nunique()
+    single = per_condition[per_condition < 2]
+    if len(single):
+        counts = pd.Series(code[kept]).value_counts()
+        listed = ", ".join(f"{conds[c]!r} (trials in {per_condition[c]} fold, {counts[c]} "
+                           f"trial{'s' if counts[c] != 1 else ''})" for c in single.index[:5])
+        raise DataError(
+            f"every condition needs trials in at least 2 of the {n_folds} folds for "
+            f"{metric!r}", field="cv",
+            found=f"{len(single)} condition(s) in one fold only: {listed}"
+                  + (" ..." if len(single) > 5 else ""),
+            fix="leave those conditions out (rsa.trials), use another fold column "
+                "(rsa.cv_column), or a metric that is not cross-validated")
     # renumber so that folds with no kept trial do not appear
-    _, fold_kept = np.unique(fold[fold >= 0], return_inverse=True)
-    fold[fold >= 0] = fold_kept
+    _, fold_kept = np.unique(fold[kept], return_inverse=True)
+    fold[kept] = fold_kept
     return fold.astype(np.intp), n_folds
 
 

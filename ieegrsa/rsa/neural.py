@@ -8,18 +8,18 @@ Windows are cut as strided views of the epochs' data, and every window of every 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .kernels import rdm_movie
+from .kernels import CV_METRICS, METRICS, rdm_movie
 from .rdms import RDMs, concat
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["neural_rdms", "window_starts", "select_trials"]
+__all__ = ["neural_rdms", "pattern_metrics", "window_starts", "select_trials"]
 
 NA = "n/a"
 
@@ -67,6 +67,29 @@ def window_starts(times: np.ndarray, sfreq: float, window: float, step: float,
             fix="shorten the window or widen tmin/tmax",
         )
     return np.arange(first, last_start + 1, stride), length
+
+
+def pattern_metrics(metric: str | Mapping[str, str], patterns: Sequence[str]) -> dict:
+    """``{pattern: metric}`` for every pattern, from one metric or one per pattern."""
+    if isinstance(metric, str):
+        spec = dict.fromkeys(patterns, metric)
+    elif isinstance(metric, Mapping):
+        spec = dict(metric)
+        missing = [p for p in patterns if p not in spec]
+        if missing:
+            raise DataError("no metric for a pattern", field="rsa.metric",
+                            found=f"metrics for {sorted(spec)}, patterns {list(patterns)}",
+                            fix=f"add {missing[0]}: <metric>, or give one metric for all")
+    else:
+        raise DataError("the metric must be a name or a {pattern: name} mapping",
+                        field="rsa.metric", found=repr(metric)[:80],
+                        fix="e.g. metric='cv-euclidean' or {'contact': 'cv-euclidean', "
+                            "'roi': 'crossnobis'}")
+    for p, m in spec.items():
+        if m not in METRICS:
+            raise DataError("unknown dissimilarity metric", field=f"rsa.metric.{p}",
+                            found=repr(m), fix=f"choose one of {METRICS}")
+    return {p: spec[p] for p in patterns}
 
 
 def select_trials(metadata: pd.DataFrame | None, trials: str | None = "face") -> np.ndarray:
@@ -137,7 +160,8 @@ def _pattern_contacts(epochs, contacts, rois):
 
 
 def neural_rdms(epochs, contacts: pd.DataFrame | None = None, pattern: str | Sequence[str] = "roi",
-                window: float = 0.1, step: float = 0.02, metric: str = "correlation", *,
+                window: float = 0.1, step: float = 0.02,
+                metric: str | Mapping[str, str] = "correlation", *,
                 rois: Sequence[str] | None = None, window_features: str = "flatten",
                 condition_column: str = "stim_file", trials: str | None = "face",
                 conditions: Sequence | None = None, cv_column: str = "repetition",
@@ -160,8 +184,10 @@ def neural_rdms(epochs, contacts: pd.DataFrame | None = None, pattern: str | Seq
         2023 worked contact by contact).
     window, step : float
         Window length and the step between window starts (s); both are rounded to samples.
-    metric : str
-        Dissimilarity (see :func:`ieegrsa.rsa.rdm_movie`).
+    metric : str | dict
+        Dissimilarity (see :func:`ieegrsa.rsa.rdm_movie`): one for every pattern, or one per
+        pattern, e.g. ``{"contact": "cv-euclidean", "roi": "crossnobis"}``. The metric of each
+        RDM is its ``metric`` descriptor.
     rois : list of str | None
         ROIs to build; None = the ROIs of the contact table (``contacts.attrs["rois"]``).
     window_features : "flatten" | "mean"
@@ -175,9 +201,11 @@ def neural_rdms(epochs, contacts: pd.DataFrame | None = None, pattern: str | Seq
         Condition labels in the order wanted (e.g. the stimulus table's); default: order of
         first appearance in the selected trials, never sorted.
     cv_column : str
-        Metadata column of the folds for cross-validated metrics.
+        Metadata column of the folds for cross-validated metrics (default: the repetition).
+        Every condition needs trials in at least two folds.
     noise, noise_pooling
-        Noise precision for mahalanobis / crossnobis (see :func:`ieegrsa.rsa.rdm_movie`).
+        Noise precision for mahalanobis / crossnobis (see :func:`ieegrsa.rsa.rdm_movie`); the
+        patterns with another metric ignore it.
     tmin, tmax : float | None
         The windows lie within [tmin, tmax] (s); None = the whole epoch.
     subject : str | None
@@ -187,7 +215,8 @@ def neural_rdms(epochs, contacts: pd.DataFrame | None = None, pattern: str | Seq
     -------
     RDMs
         One RDM per pattern and window. Descriptors: ``subject``, ``roi``, ``contact`` (``n/a``
-        for ROI patterns), ``pattern``, ``window_start``, ``window_stop`` (s), ``n_contacts``,
+        for ROI patterns), ``pattern``, ``metric``, ``window_start``, ``window_stop`` (s),
+        ``n_contacts``,
         ``n_features``. ROIs without an included contact are skipped with a warning.
     """
     patterns = [pattern] if isinstance(pattern, str) else list(pattern)
@@ -212,8 +241,9 @@ def neural_rdms(epochs, contacts: pd.DataFrame | None = None, pattern: str | Seq
                         fix="check the trial selection against the epochs metadata")
     if conditions is None:
         conditions = list(pd.unique(labels))
+    metrics = pattern_metrics(metric, patterns)
     cv = None
-    if metric in ("crossnobis", "cv-euclidean"):
+    if set(metrics.values()) & set(CV_METRICS):
         if cv_column not in metadata.columns:
             raise DataError("cross-validated metrics need a fold column in the metadata",
                             field=cv_column, found=f"columns {list(metadata.columns)}",
@@ -237,8 +267,12 @@ def neural_rdms(epochs, contacts: pd.DataFrame | None = None, pattern: str | Seq
     # (trials, channels, windows, samples), a view
     windows = np.lib.stride_tricks.sliding_window_view(data, length, axis=2)[:, :, starts]
     column = {ch: k for k, ch in enumerate(wanted)}
-    kwargs = dict(metric=metric, cv=cv, noise=noise, noise_pooling=noise_pooling,
-                  conditions=conditions)
+
+    def kwargs(p):
+        cross, noisy = metrics[p] in CV_METRICS, metrics[p] in ("mahalanobis", "crossnobis")
+        return dict(metric=metrics[p], cv=cv if cross else None, noise=noise if noisy else None,
+                    noise_pooling=noise_pooling, conditions=conditions)
+
     n_win = len(starts)
     pieces = []
     for roi, chans in by_roi.items():
@@ -252,9 +286,10 @@ def neural_rdms(epochs, contacts: pd.DataFrame | None = None, pattern: str | Seq
             X = sub.mean(axis=3)  # (trials, contacts, windows)
         else:  # features = contacts x samples
             X = sub.transpose(0, 1, 3, 2).reshape(len(labels), -1, n_win)
-        rdms = rdm_movie(X, labels, **kwargs)
+        rdms = rdm_movie(X, labels, **kwargs("roi"))
         pieces.append(_with_descriptors(rdms, pd.DataFrame({
             "subject": subject, "roi": roi, "contact": NA, "pattern": "roi",
+            "metric": metrics["roi"],
             "window_start": win_start, "window_stop": win_stop, "n_contacts": len(chans),
             "n_features": X.shape[1]})))
     if "contact" in patterns:
@@ -265,10 +300,11 @@ def neural_rdms(epochs, contacts: pd.DataFrame | None = None, pattern: str | Seq
             sub = windows[:, [column[c] for c in chunk]]  # (trials, c, windows, samples)
             # features = the samples of the window; "time" axis = contact x window
             X = sub.transpose(0, 3, 1, 2).reshape(len(labels), length, -1)
-            rdms = rdm_movie(X, labels, **kwargs)
+            rdms = rdm_movie(X, labels, **kwargs("contact"))
             pieces.append(_with_descriptors(rdms, pd.DataFrame({
                 "subject": subject, "roi": np.repeat([primary[c] for c in chunk], n_win),
                 "contact": np.repeat(chunk, n_win), "pattern": "contact",
+                "metric": metrics["contact"],
                 "window_start": np.tile(win_start, len(chunk)),
                 "window_stop": np.tile(win_stop, len(chunk)), "n_contacts": 1,
                 "n_features": length})))

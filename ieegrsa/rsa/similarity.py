@@ -8,11 +8,14 @@ long table of DESIGN.md ("Similarity table").
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
 from .comparisons import compare
+from .kernels import CV_METRICS
 from .permutation import permutation_test
 from .rdms import RDMs, align
 
@@ -24,6 +27,7 @@ NEURAL_KEYS = ["pattern", "roi", "contact", "window_start", "window_stop"]
 #: Descriptor columns that identify a model RDM.
 MODEL_KEYS = ["model", "instance", "layer"]
 NA = "n/a"
+logger = logging.getLogger("ieegrsa")
 
 
 def previous_layer_covariates(models: RDMs) -> list:
@@ -84,7 +88,7 @@ def similarity_table(neural: RDMs, models: RDMs, method: str = "kendall-tau-b", 
     -------
     pandas.DataFrame
         One row per neural RDM × model RDM: ``subject``, ``session``, ``roi``, ``contact``,
-        ``pattern``, ``window_start``, ``window_stop``, ``n_contacts``, ``model``, ``objective``,
+        ``pattern``, ``metric`` (the neural dissimilarity), ``window_start``, ``window_stop``, ``n_contacts``, ``model``, ``objective``,
         ``family`` (categorical or network), ``instance``, ``layer``, ``method``, ``partial``,
         ``value``, ``p_value``, ``p_fwe``, ``cluster_p_value``, ``noise_ceiling``.
     """
@@ -125,8 +129,10 @@ def similarity_table(neural: RDMs, models: RDMs, method: str = "kendall-tau-b", 
         keyed = ceiling.set_index(NEURAL_KEYS)["r_full"]
         index = pd.MultiIndex.from_frame(table[NEURAL_KEYS])
         table["noise_ceiling"] = keyed.reindex(index).to_numpy()
-    columns = ["subject", "session", "roi", "contact", "pattern", "window_start", "window_stop",
-               "n_contacts", "model", "objective", "family", "instance", "layer", "method",
+    if "metric" not in table.columns:
+        table["metric"] = neural.metric or NA
+    columns = ["subject", "session", "roi", "contact", "pattern", "metric", "window_start",
+               "window_stop", "n_contacts", "model", "objective", "family", "instance", "layer", "method",
                "partial", "value", "p_value", "p_fwe", "cluster_p_value", "noise_ceiling"]
     return table[[c for c in columns if c in table.columns]]
 
@@ -183,7 +189,7 @@ def neural_ceiling(epochs, contacts, method: str = "kendall-tau-b", *,
         folds cannot be split.
     """
     from .ceilings import split_half_ceiling
-    from .neural import neural_rdms
+    from .neural import neural_rdms, pattern_metrics
 
     metadata = epochs.metadata
     if metadata is None or cv_column not in metadata.columns:
@@ -194,7 +200,20 @@ def neural_ceiling(epochs, contacts, method: str = "kendall-tau-b", *,
         return pd.DataFrame(columns=[*NEURAL_KEYS, "r_half", "r_full", "method"])
     odd = folds.isin(levels[0::2]).to_numpy()
     even = folds.isin(levels[1::2]).to_numpy()
-    halves = [neural_rdms(epochs[mask], contacts, conditions=conditions, **neural_kwargs)
+    # a cross-validated RDM of a half needs two folds in that half: four in all
+    patterns = neural_kwargs.pop("pattern", "roi")
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+    metrics = pattern_metrics(neural_kwargs.pop("metric", "correlation"), patterns)
+    too_few = [p for p in patterns if metrics[p] in CV_METRICS and len(levels) < 4]
+    if too_few:
+        logger.warning("no noise ceiling for the %s pattern(s): a cross-validated split half "
+                       "needs 2 folds, and %s has %d", too_few, cv_column, len(levels))
+    patterns = [p for p in patterns if p not in too_few]
+    if not patterns:
+        return pd.DataFrame(columns=[*NEURAL_KEYS, "r_half", "r_full", "method"])
+    metrics = {p: metrics[p] for p in patterns}
+    halves = [neural_rdms(epochs[mask], contacts, conditions=conditions, pattern=patterns,
+                          metric=metrics, cv_column=cv_column, **neural_kwargs)
               for mask in (odd, even)]
     table = split_half_ceiling(*halves, method, on=NEURAL_KEYS)
     return table[[*NEURAL_KEYS, "r_half", "r_full", "method"]]
