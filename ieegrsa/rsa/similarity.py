@@ -88,9 +88,10 @@ def similarity_table(neural: RDMs, models: RDMs, method: str = "kendall-tau-b", 
     -------
     pandas.DataFrame
         One row per neural RDM × model RDM: ``subject``, ``session``, ``roi``, ``contact``,
-        ``pattern``, ``metric`` (the neural dissimilarity), ``window_start``, ``window_stop``, ``n_contacts``, ``model``, ``objective``,
-        ``family`` (categorical or network), ``instance``, ``layer``, ``method``, ``partial``,
-        ``value``, ``p_value``, ``p_fwe``, ``cluster_p_value``, ``noise_ceiling``.
+        ``pattern``, ``metric`` (the neural dissimilarity), ``window_start``, ``window_stop``,
+        ``n_contacts``, ``model``, ``objective``, ``family`` (categorical or network),
+        ``instance``, ``layer``, ``method``, ``partial``, ``value``, ``p_value``, ``p_fwe``,
+        ``cluster_p_value``, ``noise_ceiling``.
     """
     neural, models = align(neural, models)
     partial = None if partial in (None, "none") else partial
@@ -132,8 +133,8 @@ def similarity_table(neural: RDMs, models: RDMs, method: str = "kendall-tau-b", 
     if "metric" not in table.columns:
         table["metric"] = neural.metric or NA
     columns = ["subject", "session", "roi", "contact", "pattern", "metric", "window_start",
-               "window_stop", "n_contacts", "model", "objective", "family", "instance", "layer", "method",
-               "partial", "value", "p_value", "p_fwe", "cluster_p_value", "noise_ceiling"]
+               "window_stop", "n_contacts", "model", "objective", "family", "instance", "layer",
+               "method", "partial", "value", "p_value", "p_fwe", "cluster_p_value", "noise_ceiling"]
     return table[[c for c in columns if c in table.columns]]
 
 

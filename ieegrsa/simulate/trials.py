@@ -46,8 +46,15 @@ import scipy.special
 
 from ieegrsa.errors import DataError
 
-from ._common import (_check_contacts, _check_int, _check_interval, _check_range, _check_rois,
-                      _smoother, _spatial_root)
+from ._common import (
+    _check_contacts,
+    _check_int,
+    _check_interval,
+    _check_range,
+    _check_rois,
+    _smoother,
+    _spatial_root,
+)
 
 __all__ = ["code_study", "patient_epochs", "PatientTrials", "CODES"]
 
