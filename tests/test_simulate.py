@@ -340,6 +340,42 @@ def test_no_geometry_when_effect_is_none(tiny_none):
         assert max(abs(v) for v in values) < 0.35, (roi, values)
 
 
+def _identity_f(root, roi, start, stop):
+    """Per good contact of ``roi`` (all patients): the one-way F ratio over identities of the
+    faces' mean high-gamma amplitude in [start, stop) s, each face averaged over its showings."""
+    stimuli = read_tsv(root / "stimuli" / "stimuli.tsv")
+    faces = stimuli[stimuli["category"] == "face"]
+    out = []
+    for sub in ground_truth(root)["subjects"]:
+        envelope, fs, events = high_gamma(root, sub)
+        truth = contacts_truth(root, sub)
+        picks = truth.index[(truth["roi"] == roi) & ~truth["bad"]].to_numpy()
+        trials = window_means(envelope[picks], fs, events["onset"].to_numpy(), start, stop)
+        means = np.stack([trials[:, (events["stim_file"] == f).to_numpy()].mean(1)
+                          for f in faces["stim_file"]], axis=1)  # (contacts, faces)
+        groups = [means[:, (faces["identity"] == i).to_numpy()]
+                  for i in faces["identity"].unique()]
+        out += [scipy.stats.f_oneway(*[g[c] for g in groups]).statistic
+                for c in range(len(picks))]
+    return np.array(out)
+
+
+def test_amplitude_and_latency_codes_are_planted(tmp_path, tiny_none):
+    """An amplitude code makes a contact's mean response in the window differ by identity; a
+    latency code moves the response's rise, so the amplitude early in it differs by identity."""
+    effect = {"ventral": {"model": "identity", "code": "amplitude", "strength": 0.8},
+              "lateral": {"model": "identity", "code": "latency", "strength": 1.0}}
+    root = make_dataset(tmp_path / "codes", preset="tiny", seed=0, effect=effect, verbose=False)
+    truth = pd.concat([contacts_truth(root, s) for s in ground_truth(root)["subjects"]])
+    good = truth[~truth["bad"] & (truth["roi"] != "n/a")]
+    assert (good["planted_code"] == good["roi"].map(
+        {"ventral": "amplitude", "lateral": "latency"})).all()
+    for roi, (start, stop) in {"ventral": (0.15, 0.35), "lateral": (0.15, 0.25)}.items():
+        coded, null = _identity_f(root, roi, start, stop), _identity_f(tiny_none, roi, start, stop)
+        # 4 identities, 3 expressions each: F(3, 8) exceeds 4.07 with probability 0.05 by chance
+        assert np.median(coded) > 4.07 > np.median(null), (roi, coded, null)
+
+
 def test_face_selectivity(tiny):
     for sub in ground_truth(tiny)["subjects"]:
         envelope, fs, events = high_gamma(tiny, sub)
@@ -436,8 +472,12 @@ def test_effect_specifications():
     partial = resolve_effect("lateral=identity")
     assert partial["lateral"]["model"] == "identity" and partial["ventral"]["model"] == "none"
     custom = resolve_effect({"ventral": {"model": "expression", "onset": 0.2, "strength": 1}})
-    assert custom["ventral"] == {"model": "expression", "onset": 0.2, "window": 0.25,
-                                 "strength": 1.0}
+    assert custom["ventral"] == {"model": "expression", "code": "spatial", "onset": 0.2,
+                                 "window": 0.25, "strength": 1.0}
+    assert resolve_effect({"lateral": {"model": "identity", "code": "latency"}})[
+        "lateral"]["code"] == "latency"
+    with pytest.raises(DataError, match="Unknown code"):
+        resolve_effect({"lateral": {"model": "identity", "code": "phase"}})
     assert set(EFFECTS) == {"classical", "identity", "expression", "none"}
     for name, effect in EFFECTS.items():
         assert set(effect) == {"ventral", "lateral"}, name

@@ -371,7 +371,8 @@ def _write_patient(root, label, index, params, geometry, stimuli, seed):
         "distance_mm": np.where(np.isfinite(contacts["distance"]),
                                 contacts["distance"].round(1), np.nan),
         "responsive": truth["responsive"], "face_selective": truth["face_selective"],
-        "planted_model": truth["planted_model"], "onset_s": truth["onset_s"],
+        "planted_model": truth["planted_model"], "planted_code": truth["planted_code"],
+        "onset_s": truth["onset_s"],
         "bad": truth["bad"],
     }))
     return {"sampling_frequency": sfreq, "format": site["format"],

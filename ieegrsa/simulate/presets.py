@@ -11,14 +11,21 @@ from types import MappingProxyType
 
 from ieegrsa.errors import DataError
 
-__all__ = ["PRESETS", "EFFECTS", "AREAS", "ROIS", "MODELS", "EXPRESSIONS", "resolve_preset",
-           "resolve_effect"]
+__all__ = ["PRESETS", "EFFECTS", "AREAS", "ROIS", "MODELS", "CODES", "EXPRESSIONS",
+           "resolve_preset", "resolve_effect"]
 
 #: Expressions the face drawer knows, in the order presets take them from.
 EXPRESSIONS = ("neutral", "happy", "angry", "fearful", "sad", "surprised", "disgusted")
 
 #: Representational models a region can carry.
 MODELS = ("identity", "expression", "none")
+
+#: How a coding ROI's contacts carry the stimulus property (see :mod:`ieegrsa.simulate.signals`):
+#: ``spatial`` (an additive pattern across contacts, the simulator's original code),
+#: ``amplitude`` (a contact-specific gain on the same face response), ``common-gain`` (one gain
+#: for all the ROI's contacts), ``latency`` (the response earlier or later) and ``shape`` (the
+#: response's mass moved within the window).
+CODES = ("spatial", "amplitude", "common-gain", "latency", "shape")
 
 #: Regions of interest, as named in the project's default configuration.
 ROIS = ("ventral", "lateral")
@@ -47,14 +54,16 @@ _DEFAULT_ROI_EFFECT = {
 
 
 def _effect(**models):
-    return {roi: {"model": models[roi], **_DEFAULT_ROI_EFFECT[roi]} for roi in ROIS}
+    return {roi: {"model": models[roi], "code": "spatial", **_DEFAULT_ROI_EFFECT[roi]}
+            for roi in ROIS}
 
 
 #: Planted representational geometry per ROI. ``model`` is the stimulus property that drives the
 #: response pattern across the ROI's contacts (``identity``, ``expression`` or ``none``);
 #: ``onset`` (s after image onset) and ``window`` (s) bound the time during which it does;
 #: ``strength`` is the pattern's amplitude as a fraction of the high-gamma baseline amplitude
-#: (the face response itself is separate and present in every effect).
+#: (the face response itself is separate and present in every effect); ``code`` (one of
+#: :data:`CODES`) is how the contacts carry it.
 EFFECTS = MappingProxyType({
     "classical": _effect(ventral="identity", lateral="expression"),
     "identity": _effect(ventral="identity", lateral="identity"),
@@ -126,13 +135,15 @@ def resolve_effect(effect) -> dict:
     effect : str | dict
         A key of :data:`EFFECTS`; or a string such as ``"ventral=identity,lateral=expression"``;
         or a dict mapping an ROI to a model name, or to a dict with any of ``model``, ``onset``
-        (s), ``window`` (s) and ``strength`` (fraction of baseline high-gamma amplitude). ROIs
-        left out get model ``none`` with their default timing.
+        (s), ``window`` (s), ``strength`` (fraction of baseline high-gamma amplitude; for
+        ``latency`` the shift in units of 30 ms) and ``code`` (:data:`CODES`). ROIs left out
+        get model ``none`` with their default timing.
 
     Returns
     -------
     dict
-        ``{roi: {"model", "onset", "window", "strength"}}`` for every ROI in :data:`ROIS`.
+        ``{roi: {"model", "code", "onset", "window", "strength"}}`` for every ROI in
+        :data:`ROIS`.
     """
     if isinstance(effect, str) and effect in EFFECTS:
         return copy.deepcopy(dict(EFFECTS[effect]))
@@ -162,11 +173,14 @@ def resolve_effect(effect) -> dict:
         if unknown:
             raise DataError(f"Unknown key in the effect of ROI {roi!r}", field="effect",
                             found=sorted(unknown),
-                            fix="Use only model, onset, window and strength")
+                            fix="Use only model, code, onset, window and strength")
         resolved[roi].update(value)
         if resolved[roi]["model"] not in MODELS:
             raise DataError(f"Unknown model for ROI {roi!r}", field="effect",
                             found=resolved[roi]["model"], fix=f"Use one of: {', '.join(MODELS)}")
+        if resolved[roi]["code"] not in CODES:
+            raise DataError(f"Unknown code for ROI {roi!r}", field="effect",
+                            found=resolved[roi]["code"], fix=f"Use one of: {', '.join(CODES)}")
         for key in ("onset", "window", "strength"):
             number = resolved[roi][key]
             if not isinstance(number, (int, float)) or isinstance(number, bool) or number < 0 \

@@ -17,6 +17,14 @@ the distance to the area's peak, ``window`` spans the ROI's onset latency to ons
 (expression-driven ROI), so the ROI's stimulus-by-stimulus pattern dissimilarities follow the
 categorical identity or expression RDM in that window. Trial-to-trial gain noise, latency jitter
 and the background itself make it realistic but recoverable by averaging repetitions.
+
+That additive pattern is the ``spatial`` code (the default). An ROI's effect may name another
+``code``, each planted with a value ``q`` in [-1, 1] per face level (a permutation of evenly spaced
+values over the identities or expressions, drawn per contact) times ``strength``: ``amplitude``
+multiplies the face response by ``1 + q`` within the window (the same time course, another
+amplitude), ``common-gain`` does so with one ``q`` for all the ROI's contacts, ``latency`` shifts
+the whole face response by ``30 ms * q`` and ``shape`` multiplies it by ``1 + q sin(2π (t -
+onset) / window)`` within the window (its mass moves earlier or later).
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ VISUAL_GAIN = 0.8  # high-gamma increase of generic visual (occipital, non-face)
 IDIOSYNCRATIC = 0.15  # image-specific, unstructured pattern (in baseline amplitudes)
 TRIAL_GAIN_SD = 0.25  # trial-to-trial variability of response gain (fraction), half shared
 SIGMA_AREA = 8.0  # mm, fall-off of the response with distance to the area's peak
+LATENCY_SCALE = 0.03  # s of response shift per unit of strength × code value (latency code)
 
 #: Kinds of bad contacts and their channels.tsv status_description.
 BAD_KINDS = {
@@ -133,6 +142,29 @@ def _background(rng, contacts, n_samples, sfreq, hardware):
     return signal, hg
 
 
+def _code_levels(rng, code, model, roi, ident, expr, is_face):
+    """(n_stimuli, n_contacts): each face's value in [-1, 1] under a contact's code (0 for the
+    spatial code, non-coding contacts and non-faces).
+
+    Amplitude, latency and shape codes draw a permutation of evenly spaced values over the
+    levels of the contact's model for every contact; common-gain one per ROI and model.
+    """
+    out = np.zeros((len(ident), len(code)))
+    shared = {}
+    for c in np.flatnonzero((code != "spatial") & np.isin(model, ("identity", "expression"))):
+        level, levels = pd.factorize((ident if model[c] == "identity" else expr)[is_face])
+        values = np.linspace(-1.0, 1.0, len(levels))
+        if code[c] == "common-gain":
+            key = (roi[c], model[c])
+            if key not in shared:
+                shared[key] = rng.permutation(values)
+            perm = shared[key]
+        else:
+            perm = rng.permutation(values)
+        out[is_face, c] = perm[level]
+    return out
+
+
 def _ecg(rng, n_samples, sfreq):
     """An ECG trace (µV): P-QRS-T complexes at a jittered heart rate of 60–90 beats per minute."""
     rate = rng.uniform(60, 90) / 60.0
@@ -199,6 +231,8 @@ def simulate_patient(rng, contacts, stimuli, trials, effect, sfreq, n_samples, l
     onset = np.array([effect[r]["onset"] if r != "n/a" else 0.08 for r in roi])
     window = np.array([effect[r]["window"] if r != "n/a" else 0.2 for r in roi])
     strength = np.array([effect[r]["strength"] if r != "n/a" else 0.0 for r in roi])
+    code = np.array([effect[r].get("code", "spatial") if r != "n/a" else "n/a" for r in roi],
+                    dtype=object)
     weight = np.where(in_roi, np.exp(-0.5 * (contacts["distance"].to_numpy() / SIGMA_AREA) ** 2),
                       np.where(visual, 0.6, 0.0))
     responsive = (in_roi | visual) & ~bad
@@ -214,8 +248,11 @@ def simulate_patient(rng, contacts, stimuli, trials, effect, sfreq, n_samples, l
     by_expression = rng.standard_normal((len(expr_codes), n_ch))[expr]
     planted = np.where(model == "identity", by_identity,
                        np.where(model == "expression", by_expression, 0.0))
-    planted = np.where(is_face[:, None], strength * planted, 0.0)
+    planted = np.where(is_face[:, None] & (code == "spatial")[None, :], strength * planted, 0.0)
     pattern = planted + IDIOSYNCRATIC * rng.standard_normal((len(stimuli), n_ch))
+    # the other codes: a level value in [-1, 1] per stimulus and contact, from a child stream so
+    # that the draws of the spatial code (and every draw after) stay what they were
+    coded = strength * _code_levels(rng.spawn(1)[0], code, model, roi, ident, expr, is_face)
     category_gain = np.where(is_face[:, None] | ~in_roi[None, :], 1.0, NONFACE_RATIO)
     peak_gain = np.where(in_roi, FACE_GAIN, VISUAL_GAIN)
 
@@ -228,9 +265,16 @@ def simulate_patient(rng, contacts, stimuli, trials, effect, sfreq, n_samples, l
     t = np.arange(n_ep) / sfreq
     on, win = onset[resp, None], window[resp, None]
     # Face response: gamma-shaped, starting 40 ms before the ROI's onset, peaking 80 ms after it.
-    lag = np.clip(t - (on - 0.04), 0.0, None) / 0.06
-    face_shape = (lag ** 2 * np.exp(2 - lag) / 4.0)
+    q = coded[s][:, resp].T  # (contact, trial): the code's value for the trial's stimulus
+    kind = code[resp][:, None, None]
+    shift = np.where(kind == "latency", LATENCY_SCALE * q[:, :, None], 0.0)
+    lag = np.clip(t - (on[:, :, None] - 0.04) - shift, 0.0, None) / 0.06
+    face_shape = (lag ** 2 * np.exp(2 - lag) / 4.0)  # (contact, trial, time)
     plant_shape = _smooth_step(t, on - 0.015, 0.03) * (1 - _smooth_step(t, on + win - 0.015, 0.03))
+    wave = np.sin(2 * np.pi * np.clip((t - on) / win, 0.0, 1.0))
+    course = np.where(np.isin(kind, ("amplitude", "common-gain")), plant_shape[:, None],
+                      np.where(kind == "shape", wave[:, None], 0.0))
+    face_shape *= np.clip(1.0 + q[:, :, None] * course, 0.0, None)  # a gain is ≥ 0
     erp_shape = (0.5 * np.exp(-0.5 * ((t - on + 0.03) / 0.015) ** 2)
                  - np.exp(-0.5 * ((t - on - 0.05) / 0.025) ** 2)
                  + 0.6 * np.exp(-0.5 * ((t - on - 0.18) / 0.06) ** 2))
@@ -246,7 +290,7 @@ def simulate_patient(rng, contacts, stimuli, trials, effect, sfreq, n_samples, l
     w = weight[resp]
     # (contact, trial, time): face response plus the planted pattern in the ROI's window
     envelope = w[:, None, None] * (
-        peak_gain[resp, None, None] * gain.T[:, :, None] * face_shape[:, None]
+        peak_gain[resp, None, None] * gain.T[:, :, None] * face_shape
         + pat.T[:, :, None] * plant_shape[:, None])
     erp_amp = w * rng.uniform(40, 120, len(resp)) * rng.choice([-1.0, 1.0], len(resp))  # µV
     erp = erp_amp[:, None, None] * (gain.T + 0.5 * pat.T)[:, :, None] * erp_shape[:, None]
@@ -293,6 +337,7 @@ def simulate_patient(rng, contacts, stimuli, trials, effect, sfreq, n_samples, l
         "responsive": responsive,
         "face_selective": in_roi & ~bad,
         "planted_model": np.where(bad, "n/a", model),
+        "planted_code": np.where(bad | (model == "n/a") | (model == "none"), "n/a", code),
         "onset_s": np.where(responsive, np.round(onset, 3), np.nan),
         "bad": bad,
         "bad_kind": bad_kind,
