@@ -47,15 +47,21 @@ def study_table(patients, metric_kwargs, *, method="kendall-tau-b", rsa=None):
     return pd.concat(parts, ignore_index=True)
 
 
-def group_hits(table, pattern, *, alpha=0.05, effect_model="identity"):
-    """Per ROI: any window significant, and one significant with the planted sign."""
+def group_fits(table, pattern, *, alpha=0.05):
+    """The group level's identity - expression test per ROI × window (the mixed model's rows
+    of the identity term, expression the reference level)."""
     from ieegrsa.stats import mixed_model
     from ieegrsa.stats.group import analysis_table
 
     rows = analysis_table(table, "categorical", pattern)
     res = mixed_model(rows, "value ~ C(objective)", slopes=("objective",), alpha=alpha,
                       min_subjects=2).table
-    res = res[res["term"] == "C(objective)[T.identity]"]
+    return res[res["term"] == "C(objective)[T.identity]"]
+
+
+def group_hits(table, pattern, *, alpha=0.05, effect_model="identity"):
+    """Per ROI: any window significant, and one significant with the planted sign."""
+    res = group_fits(table, pattern, alpha=alpha)
     sign = 1.0 if effect_model == "identity" else -1.0
     out = {}
     for roi, part in res.groupby("roi"):

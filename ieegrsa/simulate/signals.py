@@ -21,8 +21,9 @@ and the background itself make it realistic but recoverable by averaging repetit
 That additive pattern is the ``spatial`` code (the default). An ROI's effect may name another
 ``code``, each planted with a value ``q`` in [-1, 1] per face level (a permutation of evenly spaced
 values over the identities or expressions, drawn per contact) times ``strength``: ``amplitude``
-multiplies the face response by ``1 + q`` within the window (the same time course, another
-amplitude), ``common-gain`` does so with one ``q`` for all the ROI's contacts, ``latency`` shifts
+multiplies the whole face response by ``1 + q`` (the same time course, another amplitude; it
+starts 40 ms before the ROI's onset), ``common-gain`` does so with one ``q`` for all the ROI's
+contacts, ``latency`` shifts
 the whole face response by ``30 ms * q`` and ``shape`` multiplies it by ``1 + q sin(2π (t -
 onset) / window)`` within the window (its mass moves earlier or later).
 """
@@ -272,7 +273,8 @@ def simulate_patient(rng, contacts, stimuli, trials, effect, sfreq, n_samples, l
     face_shape = (lag ** 2 * np.exp(2 - lag) / 4.0)  # (contact, trial, time)
     plant_shape = _smooth_step(t, on - 0.015, 0.03) * (1 - _smooth_step(t, on + win - 0.015, 0.03))
     wave = np.sin(2 * np.pi * np.clip((t - on) / win, 0.0, 1.0))
-    course = np.where(np.isin(kind, ("amplitude", "common-gain")), plant_shape[:, None],
+    # gains scale the whole response (the same time course); shape moves it within the window
+    course = np.where(np.isin(kind, ("amplitude", "common-gain")), 1.0,
                       np.where(kind == "shape", wave[:, None], 0.0))
     face_shape *= np.clip(1.0 + q[:, :, None] * course, 0.0, None)  # a gain is ≥ 0
     erp_shape = (0.5 * np.exp(-0.5 * ((t - on + 0.03) / 0.015) ** 2)

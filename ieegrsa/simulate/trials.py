@@ -21,8 +21,9 @@ Signal of contact ``k`` in a trial showing condition ``c`` (level ``l`` of ``eff
 
   =============== ====================================================================
   ``none``        nothing depends on the stimulus (the null)
-  ``amplitude``   ``G = 1 + e q_k(l) box(t)``: the same time course, a contact-specific gain
-  ``common-gain`` ``G = 1 + e q(l) box(t)``: one gain for every contact of the ROI
+  ``amplitude``   ``G = 1 + e q_k(l)``: the same time course, a contact-specific gain of the
+                  whole response (so a window sees only its amplitude, never its shape)
+  ``common-gain`` ``G = 1 + e q(l)``: one gain for every contact of the ROI
   ``latency``     ``d_k(l) = e q_k(l) * 30 ms``: the whole response earlier or later
   ``shape``       ``G = 1 + e q_k(l) wave(t)``: the response shifts its mass within the window
                   (earlier half up, later half down), its mean over the window unchanged
@@ -86,7 +87,7 @@ def code_study(n_patients: int, *, codes, seed: int = 0, effect: float = 0.5,
                effect_model: str = "identity", rois=("ventral", "lateral"),
                n_identities: int = 6, n_expressions: int = 4, n_repetitions: int = 4,
                contacts=(3, 8), shared_noise: float = 0.5, common_noise: float = 0.3,
-               sfreq: float = 100.0, epoch=(-0.1, 0.5), response: float = 1.0,
+               sfreq: float = 100.0, epoch=(-0.1, 0.5), response: float = 2.0,
                response_sd: float = 0.5, response_timing=(0.08, 0.2),
                effect_window=(0.1, 0.35), effect_variability: float = 0.5,
                noise_smoothness: float = 0.02, trial_gain_sd: float = 0.2,
@@ -106,7 +107,8 @@ def code_study(n_patients: int, *, codes, seed: int = 0, effect: float = 0.5,
     effect : float
         Size of the code (≥ 0): the gain range for amplitude, common-gain and shape, the shift
         in units of 30 ms for latency, the pattern's standard deviation (in response peaks)
-        for spatial.
+        for spatial. ``effect_window`` bounds the shape and spatial codes; the others act on
+        the whole response.
     effect_model : {"identity", "expression"}
         The stimulus property coded.
     rois : sequence of str
@@ -263,7 +265,7 @@ def _responses(code, e, q, shared_q, pattern, level, times, onset, peak, box, wa
         return h.copy()
     if code in ("amplitude", "common-gain", "shape"):
         coded = (shared_q if code == "common-gain" else q)[:, level]  # (n or 1, conditions)
-        course = wave if code == "shape" else box
+        course = wave if code == "shape" else np.ones_like(times)
         return h * np.clip(1.0 + e * coded[:, :, None] * course, 0.0, None)  # a gain is ≥ 0
     # spatial: additive, centred over contacts at every level, unit variance
     centred = pattern - pattern.mean(axis=0, keepdims=True)
