@@ -56,11 +56,36 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     table.round(4).to_csv(args.out / "rdm_metrics.tsv", sep="\t", index=False)
     _figure(table, args.out / "rdm_metrics.png")
+    (args.out / "rdm_metrics_table.md").write_text(_markdown(table), encoding="utf-8")
     pd.set_option("display.width", 220)
     print(table.pivot_table(index=["code", "n_patients"], columns=["pattern", "metric"],
                             values="rate").round(2).to_string())
     print(f"RESULT rdm_metrics studies={len(pd.concat(results))} "
           f"seconds={time.perf_counter() - start:.0f}")
+
+
+def _markdown(table) -> str:
+    """One Markdown table per pattern: code × metric rows, a column per patient count, each
+    cell the rate and its exact 95% interval."""
+    lines = []
+    counts = sorted(table["n_patients"].unique())
+    for pattern in ("contact", "roi"):
+        lines += [f"**{pattern} pattern** (null: false-positive rate; codes: power)", "",
+                  "| code (size) | metric | " + " | ".join(f"{n} patients" for n in counts)
+                  + " |", "|---|---|" + "---|" * len(counts)]
+        for code in ["none", *SIZES]:
+            for metric in METRICS:
+                part = table[(table.code == code) & (table.pattern == pattern)
+                             & (table.metric == metric)].set_index("n_patients")
+                if part.empty:
+                    continue
+                cells = [f"{part.loc[n, 'rate']:.2f} [{part.loc[n, 'low95']:.2f}, "
+                         f"{part.loc[n, 'high95']:.2f}]" if n in part.index else ""
+                         for n in counts]
+                size = "" if code == "none" else f" ({SIZES[code]:g})"
+                lines.append(f"| {code}{size} | {metric} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def _figure(table, path):

@@ -222,7 +222,9 @@ class _Problem:
         reml = self.reml if reml is None else reml
         logdet_a, logdet_x, r2, _, _ = self.terms(thetas)
         n = self.n - self.p if reml else self.n
-        out = logdet_a + n * (1 + np.log(2 * np.pi * r2 / n))
+        # r² ≤ 0 is rounding where a huge θ lets the random effects fit the data: no optimum
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(r2 > 0, logdet_a + n * (1 + np.log(2 * np.pi * r2 / n)), np.inf)
         return out + logdet_x if reml else out
 
     def criterion_and_gradient(self, theta):
@@ -252,6 +254,8 @@ class _Problem:
         half = np.einsum("jgqa,gqb->jab", EW, CLW) - np.einsum("jgqa,gqb->jab", EtD, W)
         dS = half + np.swapaxes(half, -1, -2)
         dlogdet_a = 2 * np.einsum("gab,gbc,jca->j", A_inv, lam.T @ self.ZtZ, self.E)
+        if not r2 > 0:  # rounding at a huge θ (see criterion): a point the optimizer avoids
+            return np.inf, np.zeros_like(theta)
         v = np.append(-beta, 1.0)
         dr2 = np.einsum("a,jab,b->j", v, dS, v)
         if self.reml:
