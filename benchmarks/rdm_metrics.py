@@ -108,6 +108,7 @@ def _figure(table, path):
                 ax.axhline(0.05, color="grey", lw=0.8, ls="--")
             ax.set_title(f"{code}" if i == 0 else "", fontsize=9)
             ax.set_ylim(-0.02, 1.02)
+            ax.set_xticks(sorted(table["n_patients"].unique()))
             if j == 0:
                 ax.set_ylabel(f"{pattern} pattern\n{'power / FPR'}")
             if i == 1:

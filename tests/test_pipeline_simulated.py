@@ -78,10 +78,19 @@ def test_group_level_recovers_the_planted_model(tmp_path_factory, effect, signs)
 
 
 def test_group_level_finds_nothing_without_planted_geometry(tmp_path_factory):
+    """Nothing found anywhere, as one claim at 5%: three analyses (cluster test, mixed model,
+    sign-flip check), each already corrected over windows, in two ROIs, so each at 0.05 / 6.
+    Each analysis's own rate at 0.05 is measured over hundreds of null studies instead
+    (tests/test_stats_calibration.py, docs/rdm_metrics.md): one seeded dataset tested at 0.05 six
+    times would fail by chance in about one seed in ten (this seed's lateral sign-flip check
+    reached p = 0.042 with the cross-validated default)."""
+    alpha = 0.05 / 6
     tables, _ = _run(tmp_path_factory, "none")
-    assert _significant_clusters(tables).empty, tables["clusters"]
+    clusters = tables["clusters"]
+    found = clusters[(clusters.family == "categorical") & (clusters.p_value < alpha)]
+    assert found.empty, found
     term = tables["mixedlm"]
     term = term[(term.family == "categorical") & term.term.str.contains("identity")]
-    assert not (term.p_corrected < 0.05).any(), term[term.p_corrected < 0.05]
+    assert not (term.p_corrected < alpha).any(), term[term.p_corrected < alpha]
     flips = tables["signflip"]
-    assert not (flips.p_corrected < 0.05).any(), flips[flips.p_corrected < 0.05]
+    assert not (flips.p_corrected < alpha).any(), flips[flips.p_corrected < alpha]

@@ -37,8 +37,9 @@ def _default_metric(pattern):
 
 
 @pytest.fixture(scope="module")
-def default_metric(monkeypatch_module=None):
-    """The study's metric table with the configuration's default under the name 'default'."""
+def default_metric():
+    """The study's metric table with the configuration's default (for the pattern the group
+    statistics model) under the name 'default'."""
     pattern = Config().stats.pattern
     METRICS["default"] = _default_metric(pattern)
     yield pattern
@@ -46,10 +47,13 @@ def default_metric(monkeypatch_module=None):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("pattern", ["contact", "roi"])
 @pytest.mark.parametrize("code", [*SIZES, "none"])
-def test_default_finds_each_planted_code_and_nothing_in_the_null(default_metric, code):
+def test_default_finds_each_planted_code_and_nothing_in_the_null(code, pattern):
+    """contact is the group statistics' default pattern (stats.pattern); roi its alternative."""
+    METRICS[f"default-{pattern}"] = _default_metric(pattern)
     rows = pd.DataFrame(one_study(8, 3, code, effect=SIZES.get(code, 0.0),
-                                  metrics=("default",), patterns=(default_metric,)))
+                                  metrics=(f"default-{pattern}",), patterns=(pattern,)))
     assert set(rows["roi"]) == {"ventral", "lateral"}
     if code == "none":
         assert not rows["any"].any(), rows
@@ -99,6 +103,6 @@ def test_study_script_quick_run(tmp_path):
     table = pd.read_csv(tmp_path / "rdm_metrics.tsv", sep="\t")
     assert set(table["code"]) == {"none", "amplitude", "common-gain", "latency", "shape",
                                   "spatial"}
-    assert set(table["metric"]) == set(METRICS) - {"default"}
+    assert set(table["metric"]) == {"correlation", "euclidean", "cv-euclidean", "crossnobis"}
     assert (tmp_path / "rdm_metrics.png").stat().st_size > 10_000
     assert "RESULT rdm_metrics" in out.stdout

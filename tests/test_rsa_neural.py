@@ -63,7 +63,8 @@ def test_window_starts():
 
 
 def test_roi_pattern_matches_brute_force(epochs, contacts):
-    rdms = neural_rdms(epochs, contacts, pattern="roi", window=0.1, step=0.05)
+    rdms = neural_rdms(epochs, contacts, pattern="roi", window=0.1, step=0.05,
+                       metric="correlation")
     faces = list(pd.unique(epochs.metadata.stim_file[epochs.metadata.identity.notna()]))
     assert list(rdms.conditions) == faces  # order of first appearance, not sorted
     means = _condition_means(epochs, faces)
@@ -118,10 +119,13 @@ def test_contact_pattern_chunks_agree(epochs, contacts, monkeypatch):
 
 
 def test_trial_selection_and_conditions(epochs, contacts):
-    everything = neural_rdms(epochs, contacts, trials="all", window=0.5, step=0.5)
+    # houses are shown once and one repetition is one fold: not cross-validated here
+    everything = neural_rdms(epochs, contacts, trials="all", window=0.5, step=0.5,
+                             metric="correlation")
     assert everything.n_conditions == 16
     first_reps = neural_rdms(epochs, contacts, trials="repetition == 1", window=0.5, step=0.5,
-                             condition_column="identity", rois=["lateral"])
+                             condition_column="identity", rois=["lateral"],
+                             metric="correlation")
     assert first_reps.n_conditions == 4
     order = ["id3", "id0", "id2", "id1"]
     ordered = neural_rdms(epochs, contacts, condition_column="identity", conditions=order,

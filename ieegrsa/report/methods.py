@@ -194,7 +194,7 @@ def _networks(config) -> str:
 
 
 def _dissimilarity(metric, patterns, rsa) -> str:
-    """The dissimilarity sentence part: one metric, or one per pattern; folds and noise."""
+    """The dissimilarity sentence part: one metric, or one per pattern; folds, noise, why."""
     by_pattern = metric if isinstance(metric, dict) else dict.fromkeys(patterns, metric)
     names = {"roi": "ROI patterns", "contact": "single contacts"}
     used = {by_pattern.get(p, "correlation") for p in patterns}
@@ -209,16 +209,20 @@ def _dissimilarity(metric, patterns, rsa) -> str:
                  "the product of two conditions' difference in one fold with their "
                  "difference in the other folds pooled, averaged over folds; unbiased, so "
                  "conditions that do not differ have distances around 0, some negative)")
-    if by_pattern == {p: DEFAULT_NEURAL_METRIC[p] for p in patterns
-                      if p in DEFAULT_NEURAL_METRIC}:
-        text += (", ieegrsa's default: a contact's high-gamma response codes stimuli largely "
-                 "by its amplitude, which a correlation distance removes, and in simulated "
-                 "studies (ieegrsa docs/rdm_metrics.md) the cross-validated distance found "
-                 "amplitude codes that correlation missed at the same false-positive rate")
     noise = _get(rsa, "noise", "none")
     if used & {"crossnobis", "mahalanobis"} and noise != "none":
+        noise = {"shrinkage_diag": "shrunk toward its diagonal",
+                 "shrinkage_eye": "shrunk toward a scaled identity",
+                 "diag": "its diagonal only", "full": "the full sample covariance"}.get(noise, noise)
         text += (f", the noise precision estimated from the trial residuals ({noise}, "
                  f"{'per window' if _get(rsa, 'noise_pooling', 'time') == 'time' else 'pooled'})")
+    if by_pattern == {p: DEFAULT_NEURAL_METRIC[p] for p in patterns
+                      if p in DEFAULT_NEURAL_METRIC}:
+        text += ("; ieegrsa's default, chosen from simulated studies (ieegrsa docs/"
+                 "rdm_metrics.md): a single contact's high-gamma response codes stimuli largely "
+                 "by its amplitude, which a correlation distance removes, and the "
+                 "noise-whitened crossnobis best detected codes spread across an ROI's "
+                 "contacts")
     return text
 
 

@@ -161,7 +161,7 @@ def _pattern_contacts(epochs, contacts, rois):
 
 def neural_rdms(epochs, contacts: pd.DataFrame | None = None, pattern: str | Sequence[str] = "roi",
                 window: float = 0.1, step: float = 0.02,
-                metric: str | Mapping[str, str] = "correlation", *,
+                metric: str | Mapping[str, str] = "cv-euclidean", *,
                 rois: Sequence[str] | None = None, window_features: str = "flatten",
                 condition_column: str = "stim_file", trials: str | None = "face",
                 conditions: Sequence | None = None, cv_column: str = "repetition",
@@ -186,8 +186,9 @@ def neural_rdms(epochs, contacts: pd.DataFrame | None = None, pattern: str | Seq
         Window length and the step between window starts (s); both are rounded to samples.
     metric : str | dict
         Dissimilarity (see :func:`ieegrsa.rsa.rdm_movie`): one for every pattern, or one per
-        pattern, e.g. ``{"contact": "cv-euclidean", "roi": "crossnobis"}``. The metric of each
-        RDM is its ``metric`` descriptor.
+        pattern, e.g. ``{"contact": "cv-euclidean", "roi": "crossnobis"}`` (the pipeline's
+        default, with ``noise="shrinkage_diag"``; docs/rdm_metrics.md). The metric of each RDM is
+        its ``metric`` descriptor.
     rois : list of str | None
         ROIs to build; None = the ROIs of the contact table (``contacts.attrs["rois"]``).
     window_features : "flatten" | "mean"
