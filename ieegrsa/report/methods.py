@@ -213,7 +213,8 @@ def _dissimilarity(metric, patterns, rsa) -> str:
     if used & {"crossnobis", "mahalanobis"} and noise != "none":
         noise = {"shrinkage_diag": "shrunk toward its diagonal",
                  "shrinkage_eye": "shrunk toward a scaled identity",
-                 "diag": "its diagonal only", "full": "the full sample covariance"}.get(noise, noise)
+                 "diag": "its diagonal only",
+                 "full": "the full sample covariance"}.get(noise, noise)
         text += (f", the noise precision estimated from the trial residuals ({noise}, "
                  f"{'per window' if _get(rsa, 'noise_pooling', 'time') == 'time' else 'pooled'})")
     if by_pattern == {p: DEFAULT_NEURAL_METRIC[p] for p in patterns
