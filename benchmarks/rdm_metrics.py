@@ -11,8 +11,9 @@ simulated studies (:func:`ieegrsa.simulate.trials.code_study`, the code in both 
 the calibrated group test (tests/_metric_study.py: the mixed model with a random objective slope
 by patient, FDR over windows and ROIs) finds identity > expression in a ROI: the power, and under
 the null the false-positive rate (any significant window, nominal 0.05). Writes
-``<out>/rdm_metrics.tsv`` (every cell, with exact binomial 95% intervals) and
-``<out>/rdm_metrics.png``; docs/rdm_metrics.md quotes them. ``--quick`` runs a few studies of 6
+``<out>/rdm_metrics.tsv`` (every cell, with exact binomial 95% intervals),
+``<out>/rdm_metrics.png`` and ``<out>/rdm_metrics_table.md``; docs/rdm_metrics.md shows the
+figure and quotes the table. ``--quick`` runs a few studies of 6
 patients (for CI).
 """
 
