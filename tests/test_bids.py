@@ -121,6 +121,24 @@ def test_identity_from_stimuli_table_and_conflicts(face_bids):
     assert "id9" in str(err.value) and events_file.name in str(err.value)
 
 
+@pytest.mark.parametrize("name", ["../sub-01/ieeg/{events}", "{absolute}", "link/{events}"])
+def test_stimulus_files_outside_stimuli_are_refused(face_bids, name):
+    """An existing file reached through '..', an absolute path or a symbolic link that leaves
+    stimuli/ is one error naming the events file and the path; the dataset is not modified."""
+    events_file = next(face_bids.rglob("*_events.tsv"))
+    (face_bids / "stimuli" / "link").symlink_to(events_file.parent, target_is_directory=True)
+    name = name.format(events=events_file.name, absolute=events_file.resolve())
+    events = pd.read_csv(events_file, sep="\t")
+    events.loc[0, "stim_file"] = name
+    events.to_csv(events_file, sep="\t", index=False)
+    before = events_file.read_bytes()
+    with pytest.raises(BIDSError, match="outside stimuli/") as err:
+        ieegrsa.load_recording(face_bids, "01", "faces")
+    assert name in str(err.value) and events_file.name in str(err.value)
+    assert err.value.field == "stim_file"
+    assert events_file.read_bytes() == before
+
+
 def test_custom_column_names(face_bids):
     events_file = next(face_bids.rglob("*_events.tsv"))
     events = pd.read_csv(events_file, sep="\t").rename(

@@ -104,6 +104,21 @@ def build_stimuli(
 
     stimuli_dir = bids_root / "stimuli"
     shown_files = pd.unique(events.loc[shown, "stim_file"])
+    # BIDS: stim_file is relative to stimuli/; a path leaving it (``..``, absolute, a link out)
+    # would let an events file feed any file of the machine to the networks
+    inside = stimuli_dir.resolve()
+    outside = [f for f in shown_files
+               if not (stimuli_dir / str(f)).resolve().is_relative_to(inside)]
+    if outside:
+        rows = events.loc[events["stim_file"].isin(outside[:1])]
+        raise BIDSError(
+            f"{len(outside)} stimulus file(s) named in the events lie outside stimuli/",
+            file=rows["events_file"].iloc[0],
+            field="stim_file",
+            found=", ".join(map(str, outside[:5])) + (" ..." if len(outside) > 5 else ""),
+            fix=f"Put the images in {stimuli_dir} and name them relative to that folder (BIDS "
+            "stim_file), without '..' or an absolute path",
+        )
     missing = [f for f in shown_files if not (stimuli_dir / f).is_file()]
     if missing:
         rows = events.loc[events["stim_file"].isin(missing[:1])]
