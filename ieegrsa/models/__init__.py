@@ -7,6 +7,8 @@
 - :mod:`~ieegrsa.models.backbones`: torchvision backbones; :mod:`~ieegrsa.models.architectures`:
   the seed studies' face networks (VGG-Face, VGGFace2 ResNet-50, grayscale ResNet-18, the 48×48
   DenseNet, a Siamese wrapper).
+- :mod:`~ieegrsa.models.faces`: the face box and 5 landmarks of each stimulus image
+  (:func:`find_faces`, dlib, cached by image content).
 - :mod:`~ieegrsa.models.images`: stimulus images to network input; :mod:`~ieegrsa.models.cache`
   and :mod:`~ieegrsa.models.extract`: batched, cached layer features (:func:`extract_features`).
 - :mod:`~ieegrsa.models.rdms`: :func:`model_rdms` per layer and :func:`categorical_rdms` from
@@ -31,6 +33,7 @@ _LAZY = {
     "model_rdms": "rdms",
     "categorical_rdms": "rdms",
     "configured_model_rdms": "configured",
+    "find_faces": "faces",
 }
 
 __all__ = sorted(_LAZY)

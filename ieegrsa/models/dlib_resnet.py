@@ -524,10 +524,11 @@ def face_chips(images, *, size: int = 150, padding: float = 0.25, upsample: int 
                landmarks_file=None) -> np.ndarray:
     """Aligned face chips as dlib's ``compute_face_descriptor`` makes them (needs dlib).
 
-    For each image: dlib's frontal face detector (HOG) finds the largest face, the 5-point
-    shape predictor (``shape_predictor_5_face_landmarks.dat``) places eye corners and the nose
-    base, and ``dlib.get_face_chip`` samples the ``size × size`` chip whose similarity transform
-    puts those points on dlib's mean face, with ``padding`` (fraction of the face size) around
+    For each image: dlib's frontal face detector (HOG) finds the face (exactly one:
+    :func:`~ieegrsa.models.faces.find_faces`), the 5-point shape predictor
+    (``shape_predictor_5_face_landmarks.dat``) places eye corners and the nose base, and
+    ``dlib.get_face_chip`` samples the ``size × size`` chip whose similarity transform puts
+    those points on dlib's mean face, with ``padding`` (fraction of the face size) around
     it. ``size=150, padding=0.25`` is what the network was trained on.
 
     Parameters
@@ -551,37 +552,19 @@ def face_chips(images, *, size: int = 150, padding: float = 0.25, upsample: int 
     Raises
     ------
     DataError
-        dlib or the landmark model is missing, or an image has no detectable face.
+        dlib or the landmark model is missing, or an image has no face or several.
     """
-    try:
-        import dlib
-    except ImportError as err:
-        raise DataError("face alignment needs dlib", field="images",
-                        fix='pip install dlib-bin (or dlib), or pass aligned 150×150 chips'
-                        ) from err
-    from PIL import Image
+    import dlib
 
-    predictor_path = Path(landmarks_file) if landmarks_file else _package_file(LANDMARKS_FILE)
-    if predictor_path is None or not predictor_path.is_file():
-        raise DataError("dlib's 5-point landmark model is not installed", field="landmarks",
-                        file=predictor_path, fix=_INSTALL_FIX.replace(WEIGHTS_FILE,
-                                                                      LANDMARKS_FILE))
-    detector = dlib.get_frontal_face_detector()
-    predictor = dlib.shape_predictor(str(predictor_path))
+    from .faces import LANDMARK_NAMES, _read, find_faces
+
+    found = find_faces(images, upsample=upsample, landmarks_file=landmarks_file)
     out = np.empty((len(images), size, size, 3), dtype=np.uint8)
-    for i, image in enumerate(images):
-        if isinstance(image, (str, os.PathLike)):
-            with Image.open(image) as pil:
-                image = np.asarray(pil.convert("RGB"))
-        image = np.ascontiguousarray(image, dtype=np.uint8)
-        faces = detector(image, 0)
-        for times in range(1, upsample + 1):
-            if faces:
-                break
-            faces = detector(image, times)
-        if not faces:
-            raise DataError("no face found in the image", field="images", found=f"image {i}",
-                            fix="crop the image around the face, or raise upsample")
-        face = max(faces, key=lambda rect: rect.area())
-        out[i] = dlib.get_face_chip(image, predictor(image, face), size=size, padding=padding)
+    for i, (image, face) in enumerate(zip(images, found.itertuples(index=False))):
+        pixels, _ = _read(image, face.image)
+        rect = dlib.rectangle(int(face.x0), int(face.y0), int(face.x1) - 1, int(face.y1) - 1)
+        points = [dlib.point(int(getattr(face, f"{n}_x")), int(getattr(face, f"{n}_y")))
+                  for n in LANDMARK_NAMES]
+        shape = dlib.full_object_detection(rect, points)
+        out[i] = dlib.get_face_chip(pixels, shape, size=size, padding=padding)
     return out
