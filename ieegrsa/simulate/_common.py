@@ -8,6 +8,9 @@ import numpy as np
 
 from ieegrsa.errors import DataError
 
+#: The categorical models (stimulus properties) a study's code can follow.
+MODELS = ("identity", "expression")
+
 
 @functools.lru_cache(maxsize=64)
 def _spatial_root(n: int, rho: float, spatial: str) -> np.ndarray:
@@ -97,3 +100,15 @@ def _check_rois(rois, effect_rois):
         raise DataError("effect_rois must be among rois", field="effect_rois",
                         found=f"{unknown} not in {rois}", fix=f"choose among {rois}")
     return rois, effect_rois
+
+
+def _check_design(n_patients, seed, n_identities, n_expressions, n_repetitions, effect_model):
+    """The study's counts as ints (each with its minimum) and a known ``effect_model``."""
+    counts = (_check_int(n_patients, "n_patients", 1), _check_int(seed, "seed", 0),
+              _check_int(n_identities, "n_identities", 2),
+              _check_int(n_expressions, "n_expressions", 2),
+              _check_int(n_repetitions, "n_repetitions", 1))
+    if effect_model not in MODELS:
+        raise DataError("unknown effect_model", field="effect_model", found=repr(effect_model),
+                        fix=f"choose one of {MODELS}")
+    return counts

@@ -83,8 +83,9 @@ import scipy.stats
 from ieegrsa.errors import DataError
 
 from ._common import (
+    MODELS,
     _check_contacts,
-    _check_int,
+    _check_design,
     _check_interval,
     _check_range,
     _check_rois,
@@ -94,8 +95,6 @@ from ._common import (
 
 __all__ = ["similarity_study", "study_signals", "StudySignals", "MODELS"]
 
-#: The categorical models of the table, in the order of its rows.
-MODELS = ("identity", "expression")
 
 _STREAM = 7  # numpy seed stream of this module (see ieegrsa.simulate.dataset)
 _EDGE = 0.01  # s, standard deviation of the Gaussian edges of the effect window
@@ -307,14 +306,8 @@ def _simulate(n_patients, *, seed, effect, effect_model, effect_rois, n_identiti
               reference_gain_sd, trial_gain_sd, image_gain_sd, trial_level) -> StudySignals:
     rois, effect_rois = _check_rois(rois, effect_rois)
     contacts = _check_contacts(contacts)
-    n_patients = _check_int(n_patients, "n_patients", 1)
-    seed = _check_int(seed, "seed", 0)
-    n_identities = _check_int(n_identities, "n_identities", 2)
-    n_expressions = _check_int(n_expressions, "n_expressions", 2)
-    n_repetitions = _check_int(n_repetitions, "n_repetitions", 1)
-    if effect_model not in MODELS:
-        raise DataError("unknown effect_model", field="effect_model", found=repr(effect_model),
-                        fix=f"choose one of {MODELS}")
+    n_patients, seed, n_identities, n_expressions, n_repetitions = _check_design(
+        n_patients, seed, n_identities, n_expressions, n_repetitions, effect_model)
     _check_range(effect, "effect", 0, np.inf)
     if spatial not in ("gaussian", "ar1"):
         raise DataError("unknown spatial noise model", field="spatial", found=repr(spatial),

@@ -49,7 +49,7 @@ from ieegrsa.errors import DataError
 
 from ._common import (
     _check_contacts,
-    _check_int,
+    _check_design,
     _check_interval,
     _check_range,
     _check_rois,
@@ -61,7 +61,6 @@ __all__ = ["code_study", "patient_epochs", "PatientTrials", "CODES"]
 
 #: The codes :func:`code_study` plants (see the module's table).
 CODES = ("none", "amplitude", "common-gain", "latency", "shape", "spatial")
-MODELS = ("identity", "expression")
 LATENCY_SCALE = 0.03  # s of shift at e q = 1
 _EDGE = 0.01  # s, standard deviation of the box's Gaussian edges
 _STREAM = 11  # numpy seed stream of this module
@@ -146,14 +145,8 @@ def code_study(n_patients: int, *, codes, seed: int = 0, effect: float = 0.5,
     rois, _ = _check_rois(rois, ())
     codes = _check_codes(codes, rois)
     lo, hi = _check_contacts(contacts)
-    n_patients = _check_int(n_patients, "n_patients", 1)
-    seed = _check_int(seed, "seed", 0)
-    n_id = _check_int(n_identities, "n_identities", 2)
-    n_ex = _check_int(n_expressions, "n_expressions", 2)
-    n_rep = _check_int(n_repetitions, "n_repetitions", 1)
-    if effect_model not in MODELS:
-        raise DataError("unknown effect_model", field="effect_model", found=repr(effect_model),
-                        fix=f"choose one of {MODELS}")
+    n_patients, seed, n_id, n_ex, n_rep = _check_design(
+        n_patients, seed, n_identities, n_expressions, n_repetitions, effect_model)
     for name, value in (("effect", effect), ("common_noise", common_noise),
                         ("response", response), ("response_sd", response_sd),
                         ("effect_variability", effect_variability),
