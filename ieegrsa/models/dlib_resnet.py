@@ -556,12 +556,13 @@ def face_chips(images, *, size: int = 150, padding: float = 0.25, upsample: int 
     """
     import dlib
 
-    from .faces import LANDMARK_NAMES, _read, find_faces
+    from .faces import LANDMARK_NAMES, _find, _require_one
 
-    found = find_faces(images, upsample=upsample, landmarks_file=landmarks_file)
+    found, pixels_of = _find(images, names=None, upsample=upsample, cache_dir=None,
+                             landmarks_file=landmarks_file)
+    _require_one(found)
     out = np.empty((len(images), size, size, 3), dtype=np.uint8)
-    for i, (image, face) in enumerate(zip(images, found.itertuples(index=False))):
-        pixels, _ = _read(image, face.image)
+    for i, (pixels, face) in enumerate(zip(pixels_of, found.itertuples(index=False))):
         rect = dlib.rectangle(int(face.x0), int(face.y0), int(face.x1) - 1, int(face.y1) - 1)
         points = [dlib.point(int(getattr(face, f"{n}_x")), int(getattr(face, f"{n}_y")))
                   for n in LANDMARK_NAMES]

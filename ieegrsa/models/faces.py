@@ -83,6 +83,28 @@ def find_faces(images: Sequence, *, names: Sequence[str] | None = None, upsample
         dlib or the landmark model is missing, an image cannot be read, or (``require_one``)
         an image has no face or several: the message names the images and the counts.
     """
+    table, _ = _find(images, names=names, upsample=upsample, cache_dir=cache_dir,
+                     landmarks_file=landmarks_file)
+    if require_one:
+        _require_one(table)
+    return table
+
+
+def _require_one(table) -> None:
+    """One error listing the images without exactly one face, with their counts."""
+    bad = table[table["n_faces"] != 1]
+    if len(bad):
+        listed = ", ".join(f"{r.image} ({r.n_faces} faces)" for r in bad.head(5).itertuples())
+        raise DataError(
+            f"{len(bad)} image(s) do not show exactly one face the detector finds",
+            field="stim_file", found=listed + (" ..." if len(bad) > 5 else ""),
+            fix="give each such image's face box (x0, y0, x1, y1 columns) in "
+                "stimuli/stimuli.tsv, or set crop: none for the networks")
+
+
+def _find(images, *, names, upsample, cache_dir, landmarks_file):
+    """The table of :func:`find_faces` (no count check) and every image's RGB pixels, each
+    image read once."""
     dlib, predictor_path = _dlib(landmarks_file)
     if names is None:
         names = [str(im) if isinstance(im, (str, os.PathLike)) else str(k)
@@ -94,9 +116,10 @@ def find_faces(images: Sequence, *, names: Sequence[str] | None = None, upsample
                 "dlib": getattr(dlib, "__version__", "?"), "version": _VERSION}
     cache = Path(cache_dir) / "faces" if cache_dir is not None else None
     detector = predictor = None
-    rows = []
+    rows, all_pixels = [], []
     for name, image in zip(names, images):
         pixels, digest = _read(image, name)
+        all_pixels.append(pixels)
         key = hashlib.sha256((digest + json.dumps(settings, sort_keys=True)).encode()).hexdigest()
         path = cache / f"{key}.json" if cache is not None else None
         if path is not None and path.is_file():
@@ -113,16 +136,7 @@ def find_faces(images: Sequence, *, names: Sequence[str] | None = None, upsample
                 tmp.write_text(json.dumps(record))
                 tmp.replace(path)  # atomic: a concurrent reader never sees half a record
         rows.append({"image": name, **record})
-    table = pd.DataFrame(rows, columns=list(FACE_COLUMNS))
-    bad = table[table["n_faces"] != 1]
-    if require_one and len(bad):
-        listed = ", ".join(f"{r.image} ({r.n_faces} faces)" for r in bad.head(5).itertuples())
-        raise DataError(
-            f"{len(bad)} image(s) do not show exactly one face the detector finds",
-            field="stim_file", found=listed + (" ..." if len(bad) > 5 else ""),
-            fix="give each such image's face box (x0, y0, x1, y1 columns) in "
-                "stimuli/stimuli.tsv, or set crop: none for the networks")
-    return table
+    return pd.DataFrame(rows, columns=list(FACE_COLUMNS)), all_pixels
 
 
 def _dlib(landmarks_file):

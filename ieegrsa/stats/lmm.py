@@ -247,6 +247,8 @@ class _Problem:
         S_xx_inv = np.linalg.inv(S[:p, :p])
         beta = S_xx_inv @ S[:p, p]
         r2 = S[p, p] - S[:p, p] @ beta
+        if not r2 > 0:  # rounding at a huge θ (see criterion): a point the optimizer avoids
+            return np.inf, np.zeros_like(theta)
         # gradient pieces, every j at once
         EtD = np.einsum("jba,gbc->jgac", self.E, self.ZtXy)  # E_j' Z'[X y]
         EW = np.einsum("jab,gbc->jgac", self.E, W)  # E_j W
@@ -254,8 +256,6 @@ class _Problem:
         half = np.einsum("jgqa,gqb->jab", EW, CLW) - np.einsum("jgqa,gqb->jab", EtD, W)
         dS = half + np.swapaxes(half, -1, -2)
         dlogdet_a = 2 * np.einsum("gab,gbc,jca->j", A_inv, lam.T @ self.ZtZ, self.E)
-        if not r2 > 0:  # rounding at a huge θ (see criterion): a point the optimizer avoids
-            return np.inf, np.zeros_like(theta)
         v = np.append(-beta, 1.0)
         dr2 = np.einsum("a,jab,b->j", v, dS, v)
         if self.reml:
