@@ -39,6 +39,18 @@ def read_tsv(path, *, what="table") -> pd.DataFrame:
         ) from None
 
 
+def _refuse_files(events, files, what, fix):
+    """One error for the stimulus files ``files``, naming the events file of the first."""
+    rows = events.loc[events["stim_file"].isin(files[:1])]
+    raise BIDSError(
+        f"{len(files)} stimulus file(s) named in the events {what}",
+        file=rows["events_file"].iloc[0],
+        field="stim_file",
+        found=", ".join(map(str, files[:5])) + (" ..." if len(files) > 5 else ""),
+        fix=fix,
+    )
+
+
 def build_stimuli(
     events: pd.DataFrame,
     events_files,
@@ -110,26 +122,14 @@ def build_stimuli(
     outside = [f for f in shown_files
                if not (stimuli_dir / str(f)).resolve().is_relative_to(inside)]
     if outside:
-        rows = events.loc[events["stim_file"].isin(outside[:1])]
-        raise BIDSError(
-            f"{len(outside)} stimulus file(s) named in the events lie outside stimuli/",
-            file=rows["events_file"].iloc[0],
-            field="stim_file",
-            found=", ".join(map(str, outside[:5])) + (" ..." if len(outside) > 5 else ""),
-            fix=f"Put the images in {stimuli_dir} and name them relative to that folder (BIDS "
-            "stim_file), without '..' or an absolute path",
-        )
+        _refuse_files(events, outside, "lie outside stimuli/",
+                      f"Put the images in {stimuli_dir} and name them relative to that folder "
+                      "(BIDS stim_file), without '..' or an absolute path")
     missing = [f for f in shown_files if not (stimuli_dir / f).is_file()]
     if missing:
-        rows = events.loc[events["stim_file"].isin(missing[:1])]
-        raise BIDSError(
-            f"{len(missing)} stimulus file(s) named in the events do not exist under stimuli/",
-            file=rows["events_file"].iloc[0],
-            field="stim_file",
-            found=", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""),
-            fix=f"Put the images in {stimuli_dir} (stim_file is relative to that folder, as "
-            "BIDS specifies) or correct the names",
-        )
+        _refuse_files(events, missing, "do not exist under stimuli/",
+                      f"Put the images in {stimuli_dir} (stim_file is relative to that folder, "
+                      "as BIDS specifies) or correct the names")
 
     table_path = bids_root / stimuli_table
     table = None
