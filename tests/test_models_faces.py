@@ -39,12 +39,13 @@ def test_every_london_photo_has_one_face_as_dlib_finds_it(london, tmp_path):
         image = np.asarray(Image.open(london[k]).convert("RGB"))
         (rect,) = detector(image, 0)
         row = table.iloc[k]
-        assert (row.x0, row.y0, row.x1, row.y1) == (rect.left(), rect.top(), rect.right() + 1,
-                                                   rect.bottom() + 1)
+        assert (row.box_x0, row.box_y0, row.box_x1, row.box_y1) == (
+            rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1)
         shape = predictor(image, rect)
         for j, name in enumerate(LANDMARK_NAMES):
             assert (row[f"{name}_x"], row[f"{name}_y"]) == (shape.part(j).x, shape.part(j).y)
-            assert row.x0 - 5 <= row[f"{name}_x"] <= row.x1 + 5  # the landmarks are on the face
+            # the landmarks are on the face
+            assert row.box_x0 - 5 <= row[f"{name}_x"] <= row.box_x1 + 5
 
 
 @pytest.mark.realdata
@@ -87,7 +88,7 @@ def test_no_face_or_two_faces_is_an_error_naming_the_image(london, tmp_path):
     assert "pair.png (2 faces)" in message and "stimuli.tsv" in message
     table = find_faces(paths, require_one=False)
     assert list(table["n_faces"]) == [1, 0, 2]
-    assert np.isnan(table.loc[1, "x0"]) and np.isfinite(table.loc[2, "x0"])
+    assert np.isnan(table.loc[1, "box_x0"]) and np.isfinite(table.loc[2, "box_x0"])
 
 
 def test_unreadable_image_is_an_error(tmp_path):

@@ -29,6 +29,8 @@ rsa:
 stats:
   n_permutations: 100
   n_bootstrap: 10
+models:
+  networks: []
 """
 N_PERMUTATIONS = 50
 

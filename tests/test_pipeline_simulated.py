@@ -23,6 +23,7 @@ CONFIG = {
     "n_jobs": 2,
     "rsa": {"pattern": ["contact"], "step": 0.05, "n_permutations": 0, "noise_ceiling": False},
     "stats": {"n_permutations": 1000, "n_bootstrap": 0, "compare": []},
+    "models": {"networks": []},
 }
 
 

@@ -13,9 +13,15 @@ import pandas as pd
 
 from ..errors import BIDSError
 
-__all__ = ["read_tsv", "build_stimuli", "STIMULUS_COLUMNS"]
+__all__ = ["read_tsv", "build_stimuli", "FACE_GEOMETRY", "STIMULUS_COLUMNS"]
 
 STIMULUS_COLUMNS = ("stim_file", "identity", "expression", "category")
+#: Optional stimuli.tsv columns placing each face (pixels of the image; n/a to detect it): the
+#: box (right and bottom exclusive) and dlib's 5 landmarks (``ieegrsa.models.crops``).
+FACE_GEOMETRY = ("box_x0", "box_y0", "box_x1", "box_y1",
+                 *(f"{name}_{axis}" for name in ("right_eye_outer", "right_eye_inner",
+                                                 "left_eye_outer", "left_eye_inner", "nose")
+                   for axis in "xy"))
 
 
 def read_tsv(path, *, what="table") -> pd.DataFrame:
@@ -188,6 +194,9 @@ def build_stimuli(
     for column in ("identity", "expression", "category"):
         stimuli[column] = first[column].reindex(order).to_numpy()
     stimuli["n_presentations"] = per_image.size().reindex(order).to_numpy()
+    if table is not None:
+        for column, values in _face_geometry(table, order, table_path).items():
+            stimuli[column] = values
 
     # An image without a category is a face when it has an identity (the common case of a
     # face-only experiment); otherwise it is a non-face image.
@@ -199,6 +208,23 @@ def build_stimuli(
         events.loc[shown, "stim_file"].map(stimuli.set_index("stim_file")["category"])
     )
     return events, stimuli
+
+
+def _face_geometry(table, order, table_path) -> dict:
+    """The :data:`FACE_GEOMETRY` columns the stimulus table has, as numbers in ``order``."""
+    out = {}
+    indexed = table.set_index("stim_file")
+    for column in (c for c in FACE_GEOMETRY if c in table.columns):
+        text = indexed[column].reindex(order)
+        values = pd.to_numeric(text, errors="coerce")
+        bad = text.notna() & values.isna()
+        if bad.any():
+            image = bad.idxmax()
+            raise BIDSError("A face position in the stimulus table is not a number",
+                            file=table_path, field=column, found=f"{image}: {text[image]!r}",
+                            fix="Give pixel coordinates as numbers, or n/a to detect the face")
+        out[column] = values.to_numpy(float)
+    return out
 
 
 def _merge_column(events, table, column, table_path):

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ..errors import DataError
+from .crops import FER_BOX, FaceCrop
 from .facenets import (
     _VGG16_CONVS,
     DenseNetFace,
@@ -249,9 +250,12 @@ class VGGFaceExtractor(SeedExtractor):
 
     Notes
     -----
-    Input: 224×224 RGB, the whole image resized (the VGG-Face inputs are face crops), 0–255
-    pixel values minus the training-set mean ``(129.1863, 104.7624, 93.5940)`` (R, G, B), no
-    scaling; as an :class:`InputSpec` on [0, 1] pixels: ``mean = m / 255``, ``std = 1 / 255``.
+    Input: the face box widened by 0.3 of its side on every side and clipped at the image edge
+    (:attr:`face_crop`), resized to 224×224 RGB, 0–255 pixel values minus the training-set
+    mean ``(129.1863, 104.7624, 93.5940)`` (R, G, B), no scaling; as an :class:`InputSpec` on
+    [0, 1] pixels: ``mean = m / 255``, ``std = 1 / 255``. Parkhi et al. (2015) trained on
+    detector boxes without stating the margin; the 0.3 extension is the one the VGGFace2
+    authors give for their models (below), taken here for both as the nearest published crop.
 
     Layers: the :class:`VGGFace` module names (``conv1_1`` … ``pool5``, ``fc6``, ``relu6``,
     ``fc7``, ``relu7``, ``fc8`` …). Default layers: the five pools, ``relu6``, ``relu7`` and
@@ -263,6 +267,9 @@ class VGGFaceExtractor(SeedExtractor):
     head = "fc8"
     input_spec = InputSpec(size=224, resize=None, mean=tuple(m / 255 for m in VGGFACE_MEAN_255),
                            std=(1 / 255,) * 3)
+    face_crop = FaceCrop("box", margin=0.3, outside="clip",
+                         source="VGGFace2 convention (face box extended by 0.3, clipped); "
+                                "Parkhi et al. 2015 give no margin")
     weights_hint = ("e.g. vgg_face_dag.pth of the PyTorch conversion of VGG-Face, or any "
                     "state dict in torchvision vgg16 layout")
 
@@ -335,8 +342,11 @@ class VGGFace2ResNet50Extractor(SeedExtractor):
 
     Notes
     -----
-    Input: resize the shorter side to 256 px, centre-crop 224×224, RGB, 0–255 pixel values
-    minus ``(131.0912, 103.8827, 91.4953)`` (R, G, B), no scaling (the VGGFace2 protocol).
+    Input: the face box extended by a factor 0.3 on every side, except past the image edge
+    (:attr:`face_crop`; the VGGFace2 models' release notes: MTCNN box extended by 0.3 "to
+    include the whole head"), then the shorter side resized to 256 px, centre-crop 224×224,
+    RGB, 0–255 pixel values minus ``(131.0912, 103.8827, 91.4953)`` (R, G, B), no scaling (the
+    VGGFace2 protocol). The box here is dlib's, which is tighter than MTCNN's.
 
     Layers: torchvision ResNet node names (``conv1``, ``layer1`` … ``layer4.2.relu_2``,
     ``avgpool``, ``flatten``, ``fc``). Default layers: ``maxpool``, ``layer1`` … ``layer4``,
@@ -347,6 +357,8 @@ class VGGFace2ResNet50Extractor(SeedExtractor):
     objective = "identity"
     input_spec = InputSpec(size=224, resize=256,
                            mean=tuple(m / 255 for m in VGGFACE2_MEAN_255), std=(1 / 255,) * 3)
+    face_crop = FaceCrop("box", margin=0.3, outside="clip",
+                         source="VGGFace2 (Cao et al. 2018): face box extended by 0.3, clipped")
     weights_hint = ("e.g. resnet50_ft_dag.pth of the MatConvNet conversion of the VGGFace2 "
                     "models, or a state dict in torchvision resnet50 layout")
 
@@ -425,6 +437,8 @@ class ResNet18GrayExtractor(SeedExtractor):
     """
 
     name = "resnet18_gray"
+    # FER2013's 48-px faces are registered face boxes (Goodfellow et al. 2013): fer's box crop
+    face_crop = FER_BOX
     objective = "identity"
 
     def __init__(self, num_classes: int | None = None, objective: str | None = None,
@@ -476,6 +490,8 @@ class DenseNetFaceExtractor(SeedExtractor):
     """
 
     name = "densenet_face"
+    # FER2013's 48-px faces are registered face boxes (Goodfellow et al. 2013): fer's box crop
+    face_crop = FER_BOX
     objective = "identity"
     head = "classifier"
 

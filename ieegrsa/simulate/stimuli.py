@@ -18,6 +18,10 @@ __all__ = ["draw_stimuli", "copy_stimuli", "COLUMNS"]
 #: Required columns of stimuli.tsv.
 COLUMNS = ("stim_file", "identity", "expression", "category")
 
+#: Face geometry columns written for drawn faces (n/a for non-faces): the box and 5 landmarks.
+GEOMETRY = ("box_x0", "box_y0", "box_x1", "box_y1",
+            *(f"{name}_{axis}" for name in images.LANDMARKS for axis in "xy"))
+
 _SIDECAR = {
     "stim_file": {"Description": "Image path relative to the stimuli/ folder"},
     "identity": {"Description": "Identity of the person shown (the same for all expressions of "
@@ -25,6 +29,14 @@ _SIDECAR = {
     "expression": {"Description": "Facial expression of the face shown; n/a for non-face images"},
     "category": {"Description": "Image category",
                  "Levels": {"face": "A face", "nonface": "A non-face image"}},
+    **{f"box_{edge}": {"Description": f"Face box, {text} (pixels; right and bottom exclusive); "
+                                      "n/a for non-face images", "Units": "pixel"}
+       for edge, text in (("x0", "left edge"), ("y0", "top edge"), ("x1", "right edge"),
+                          ("y1", "bottom edge"))},
+    **{f"{name}_{axis}": {"Description": f"{name.replace('_', ' ')} landmark (dlib's 5-point "
+                                         f"order), {axis}; n/a for non-face images",
+                          "Units": "pixel"}
+       for name in images.LANDMARKS for axis in "xy"},
 }
 
 
@@ -58,7 +70,8 @@ def draw_stimuli(folder, params, seed) -> pd.DataFrame:
         for expression in params["expressions"]:
             stim_file = f"faces/{identity}_{expression}.png"
             images.draw_face(traits, expression, size).save(folder / stim_file)
-            rows.append((stim_file, identity, expression, "face", "face"))
+            rows.append((stim_file, identity, expression, "face", "face",
+                         *images.face_geometry(traits, expression, size).values()))
     kinds = ("house", "car", "scrambled")
     for k in range(params["n_nonfaces"]):
         kind = kinds[k % len(kinds)]
@@ -72,8 +85,8 @@ def draw_stimuli(folder, params, seed) -> pd.DataFrame:
             image = images.phase_scramble(images.draw_face(traits, "neutral", size), rng)
         stim_file = f"nonfaces/{kind}{k // len(kinds) + 1:02d}.png"
         image.save(folder / stim_file)
-        rows.append((stim_file, "n/a", "n/a", "nonface", kind))
-    table = pd.DataFrame(rows, columns=[*COLUMNS, "object"])
+        rows.append((stim_file, "n/a", "n/a", "nonface", kind, *[np.nan] * len(GEOMETRY)))
+    table = pd.DataFrame(rows, columns=[*COLUMNS, "object", *GEOMETRY])
     write_tsv(folder / "stimuli.tsv", table)
     write_json(folder / "stimuli.json", {**_SIDECAR, "object": {
         "Description": "What the image shows",

@@ -83,14 +83,15 @@ def group_statistics(similarity: pd.DataFrame, config, *, n_jobs=None) -> dict[s
                                   transform=stats.transform, back_transform=True)
         out["patients"].append(summary.assign(family=family))
         if len(levels) > 1:
-            fits = mixed_model(rows, stats.formula, slopes=stats.slopes,
+            modelled = _modelled_rows(rows, family)
+            fits = mixed_model(modelled, stats.formula, slopes=stats.slopes,
                                nested=None if stats.vc == "none" else "auto",
                                by=stats.by or None, transform=stats.transform,
                                reml=stats.reml, alpha=stats.alpha,
                                correction=stats.correction, se_floor=stats.se_floor,
                                min_subjects=stats.min_patients)
             out["mixedlm"].append(fits.table.assign(family=family))
-            out["comparison"] += _comparisons(rows, stats, family)
+            out["comparison"] += _comparisons(modelled, stats, family)
         for contrast in stats.contrasts:
             if not set(contrast) <= levels:
                 logger.info("contrast %s skipped for %s models (levels %s)", contrast, family,
@@ -110,6 +111,16 @@ def group_statistics(similarity: pd.DataFrame, config, *, n_jobs=None) -> dict[s
             out["onsets"].append(onsets.assign(family=family))
     return {kind: _first_family(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame())
             for kind, parts in out.items()}
+
+
+def _modelled_rows(rows, family) -> pd.DataFrame:
+    """The rows the mixed models fit: for networks, the trained objectives when two or more are
+    there. The untrained instances are each network's control, not a level of the question the
+    model answers; they stay in the patient curves and in contrasts that name them."""
+    if family != "network":
+        return rows
+    trained = rows[rows["objective"] != "untrained"]
+    return trained if trained["objective"].nunique() > 1 else rows
 
 
 def _check_formulas(similarity, stats):

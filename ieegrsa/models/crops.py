@@ -1,0 +1,297 @@
+"""What each network sees of a stimulus: its own face crop, from boxes given or found.
+
+A face network answers the question it was trained on only when it sees faces framed as in its
+training set: dlib's ResNet an aligned chip, fer's classifier a tight grey box. Each extractor
+declares its convention as a :class:`FaceCrop` (``Extractor.face_crop``); ``models.networks[].
+crop`` overrides it (``auto`` keeps it). The faces themselves come from
+:func:`stimulus_faces`: the boxes and 5 landmarks a lab gives in ``stimuli/stimuli.tsv`` where
+present (they take precedence), otherwise dlib's detector (:func:`~ieegrsa.models.faces.
+find_faces`), with exactly one face per image or one error. Untrained controls are instances of
+the same extractor, so they get exactly the trained network's crops.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .faces import FACE_COLUMNS, LANDMARK_NAMES, _dlib, _find, _read, _require_one
+
+__all__ = ["BOX_COLUMNS", "CROPS", "DLIB_CHIP", "FER_BOX", "LANDMARK_COLUMNS", "FaceCrop",
+           "crop_faces", "resolve_crop", "stimulus_faces"]
+
+#: The values of ``models.networks[].crop``.
+CROPS = ("auto", "aligned", "box", "none")
+BOX_COLUMNS = ("box_x0", "box_y0", "box_x1", "box_y1")
+LANDMARK_COLUMNS = tuple(f"{name}_{axis}" for name in LANDMARK_NAMES for axis in "xy")
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """A network's input convention for face images; every field is part of the cache key.
+
+    Parameters
+    ----------
+    kind : {"aligned", "box", "none"}
+        ``aligned``: ``dlib.get_face_chip`` of the 5 landmarks (a similarity transform onto
+        dlib's mean face); ``box``: the face box made square around its centre (the shorter side
+        lengthened), widened, then cut out; ``none``: the whole image.
+    size : int
+        Side of an aligned chip (px).
+    padding : float
+        Aligned chips: margin around the face, as a fraction of its size (dlib's ``padding``).
+    margin : float
+        Boxes: fraction of the square box's side added on every side.
+    offset : int
+        Boxes: pixels added on every side after ``margin`` (fer's ``offsets``).
+    outside : {"pad", "clip"}
+        Boxes reaching past the image: ``pad`` fills with the mean grey of the image's bottom two
+        rows (as fer pads), ``clip`` cuts the box at the image edge.
+    source : str
+        Where the convention comes from (shown in the report and the provenance).
+    """
+
+    kind: str = "none"
+    size: int = 150
+    padding: float = 0.25
+    margin: float = 0.0
+    offset: int = 0
+    outside: str = "clip"
+    source: str = ""
+
+    def __post_init__(self):
+        if self.kind not in ("aligned", "box", "none"):
+            raise DataError("unknown face crop", field="crop", found=self.kind,
+                            fix="use aligned, box or none")
+        if self.outside not in ("pad", "clip"):
+            raise DataError("unknown handling of boxes past the image", field="outside",
+                            found=self.outside, fix="use pad or clip")
+
+    def key(self) -> dict:
+        """The crop as a JSON-able dict (cache key, provenance); ``none`` is just its kind."""
+        if self.kind == "none":
+            return {"kind": "none"}
+        fields = ("size", "padding") if self.kind == "aligned" else ("margin", "offset", "outside")
+        return {"kind": self.kind, **{f: getattr(self, f) for f in fields}}
+
+
+#: dlib's ResNet: the chip ``dlib.get_face_chip(image, shape, size=150, padding=0.25)`` of
+#: ``compute_face_descriptor``.
+DLIB_CHIP = FaceCrop("aligned", size=150, padding=0.25,
+                     source="dlib compute_face_descriptor: get_face_chip, 150 px, padding 0.25")
+#: fer's ``FER.detect_emotions``: the detector box made square, 10 px added on every side, the
+#: image padded with the mean grey of its bottom two rows where the box reaches past it.
+FER_BOX = FaceCrop("box", offset=10, outside="pad",
+                   source="fer FER.detect_emotions: square box, offsets (10, 10), padded")
+
+
+def resolve_crop(extractor, crop: str = "auto") -> FaceCrop:
+    """The :class:`FaceCrop` a network gets: its extractor's (``auto``), or the kind asked for.
+
+    ``aligned`` or ``box`` keep the extractor's own parameters when its convention is of that
+    kind; otherwise an aligned chip is the network's input size with dlib's padding 0.25, and a
+    box is the square face box without margin.
+    """
+    if crop not in CROPS:
+        raise DataError("unknown crop", field="crop", found=crop,
+                        fix=f"use one of {', '.join(CROPS)}")
+    own = getattr(extractor, "face_crop", None) or FaceCrop()
+    if crop == "auto" or crop == own.kind:
+        return own
+    if crop == "aligned":
+        return FaceCrop("aligned", size=int(extractor.input_spec.size), padding=0.25,
+                        source="crop: aligned (dlib's padding 0.25)")
+    if crop == "box":
+        return FaceCrop("box", source="crop: box (the square face box)")
+    return FaceCrop()
+
+
+def stimulus_faces(images, *, names=None, stimuli=None, landmarks=False, cache_dir=None,
+                   upsample: int = 1, landmarks_file=None) -> pd.DataFrame:
+    """The face box (and, where needed, the 5 landmarks) of every stimulus image.
+
+    Parameters
+    ----------
+    images : sequence
+        The image files (or uint8 RGB arrays), in the order of the output rows.
+    names : sequence of str | None
+        Row labels (default: the paths, or indices), e.g. the ``stim_file`` values.
+    stimuli : pandas.DataFrame | None
+        Rows aligned with ``images`` from ``stimuli/stimuli.tsv``. Where a row gives
+        ``box_x0, box_y0, box_x1, box_y1`` (pixels, right/bottom exclusive), that box is used and
+        nothing is detected; where it also gives the 5 landmark columns
+        (:data:`LANDMARK_COLUMNS`), they are used as well.
+    landmarks : bool
+        The 5 landmarks are needed (an aligned crop): for a given box without them, dlib's
+        5-point predictor places them inside the box.
+    cache_dir : path-like | None
+        Cache of detections (:func:`~ieegrsa.models.faces.find_faces`).
+    upsample : int
+        Detector upsampling for small faces.
+    landmarks_file : path-like | None
+        dlib's 5-point predictor (default: the one in ``face_recognition_models``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per image: ``image``, ``source`` (``stimuli.tsv``, ``stimuli.tsv box, dlib
+        landmarks`` or ``dlib detector``) and the columns of
+        :data:`~ieegrsa.models.faces.FACE_COLUMNS` (``n_faces``, ``score`` and ``upsample`` are
+        NaN for given boxes).
+
+    Raises
+    ------
+    DataError
+        A given box is incomplete or empty, or an image without a given box shows no face or
+        several (one message naming them all).
+    """
+    images = list(images)
+    if names is None:
+        names = [str(im) if isinstance(im, (str, os.PathLike)) else str(k)
+                 for k, im in enumerate(images)]
+    names = [str(n) for n in names]
+    given = _given_geometry(stimuli, names, len(images))
+    detect = [i for i in range(len(images)) if given[i] is None]
+    columns = ["image", "source", *(c for c in FACE_COLUMNS if c != "image")]
+    table = pd.DataFrame(index=range(len(images)), columns=columns, dtype=object)
+    table["image"] = names
+    if detect:
+        found, _ = _find([images[i] for i in detect], names=[names[i] for i in detect],
+                         upsample=upsample, cache_dir=cache_dir, landmarks_file=landmarks_file)
+        _require_one(found)
+        for row, i in zip(found.to_dict("records"), detect):
+            table.loc[i, list(row)] = list(row.values())
+            table.loc[i, "source"] = "dlib detector"
+    predictor = None
+    for i, geometry in enumerate(given):
+        if geometry is None:
+            continue
+        pixels, digest = _read(images[i], names[i])
+        table.loc[i, "sha256"] = digest
+        table.loc[i, list(geometry)] = list(geometry.values())
+        table.loc[i, "source"] = "stimuli.tsv"
+        if landmarks and not all(np.isfinite(geometry.get(c, np.nan)) for c in LANDMARK_COLUMNS):
+            if predictor is None:
+                dlib, path = _dlib(landmarks_file)
+                predictor = dlib, dlib.shape_predictor(str(path))
+            points = _predict(*predictor, pixels, geometry)
+            table.loc[i, list(points)] = list(points.values())
+            table.loc[i, "source"] = "stimuli.tsv box, dlib landmarks"
+    numeric = [c for c in FACE_COLUMNS if c not in ("image", "sha256")]
+    table[numeric] = table[numeric].apply(pd.to_numeric, errors="coerce")
+    return table
+
+
+def _given_geometry(stimuli, names, n) -> list[dict | None]:
+    """Per image, the box (and landmarks) given in the stimulus table, or None."""
+    out: list[dict | None] = [None] * n
+    if stimuli is None or not set(BOX_COLUMNS) <= set(stimuli.columns):
+        return out
+    if len(stimuli) != n:
+        raise DataError("one stimulus row per image is needed", field="stimuli",
+                        found=f"{len(stimuli)} rows for {n} images")
+    boxes = stimuli[list(BOX_COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    has_points = set(LANDMARK_COLUMNS) <= set(stimuli.columns)
+    points = (stimuli[list(LANDMARK_COLUMNS)].apply(pd.to_numeric, errors="coerce")
+              .to_numpy(float) if has_points else None)
+    for i in range(n):
+        box = boxes[i]
+        if np.isnan(box).all():
+            continue  # this image's face is found by the detector
+        if not np.isfinite(box).all() or box[2] <= box[0] or box[3] <= box[1]:
+            raise DataError("a face box in stimuli.tsv is incomplete or empty",
+                            file="stimuli/stimuli.tsv", field="box_x0, box_y0, box_x1, box_y1",
+                            found=f"{names[i]}: {box.tolist()}",
+                            fix="give all four edges with box_x1 > box_x0 and box_y1 > box_y0 "
+                                "(pixels), or leave all four n/a to detect the face")
+        geometry = dict(zip(BOX_COLUMNS, box.tolist()))
+        if points is not None and np.isfinite(points[i]).all():
+            geometry.update(zip(LANDMARK_COLUMNS, points[i].tolist()))
+        out[i] = geometry
+    return out
+
+
+def _predict(dlib, predictor, pixels, geometry) -> dict:
+    rect = dlib.rectangle(int(round(geometry["box_x0"])), int(round(geometry["box_y0"])),
+                          int(round(geometry["box_x1"])) - 1, int(round(geometry["box_y1"])) - 1)
+    shape = predictor(pixels, rect)
+    return {f"{name}_{axis}": float(getattr(shape.part(k), axis))
+            for k, name in enumerate(LANDMARK_NAMES) for axis in "xy"}
+
+
+def crop_faces(images, faces: pd.DataFrame, crop: FaceCrop) -> list[np.ndarray] | list[Path]:
+    """Each image as ``crop`` frames it.
+
+    Parameters
+    ----------
+    images : sequence of path-like
+    faces : pandas.DataFrame
+        From :func:`stimulus_faces`, one row per image (ignored for ``crop.kind == "none"``).
+    crop : FaceCrop
+
+    Returns
+    -------
+    list
+        ``none``: the paths as given (the network converts the whole image); otherwise uint8
+        RGB arrays: ``(size, size, 3)`` aligned chips, or the cut-out boxes.
+    """
+    images = list(images)
+    if crop.kind == "none":
+        return images
+    if len(faces) != len(images):
+        raise DataError("one face row per image is needed", field="faces",
+                        found=f"{len(faces)} rows for {len(images)} images")
+    out = []
+    for image, face in zip(images, faces.to_dict("records")):
+        pixels, _ = _read(image, str(image))
+        out.append(_aligned(pixels, face, crop) if crop.kind == "aligned"
+                   else _box(pixels, face, crop))
+    return out
+
+
+def _aligned(pixels, face, crop) -> np.ndarray:
+    dlib, _ = _dlib(None)
+    missing = [c for c in LANDMARK_COLUMNS if not np.isfinite(float(face.get(c, np.nan)))]
+    if missing:
+        raise DataError("an aligned crop needs the 5 face landmarks", field="crop",
+                        found=f"{face['image']}: no {missing[0]}",
+                        fix="let stimulus_faces place them (landmarks=True), or use crop: box")
+    rect = dlib.rectangle(int(face["box_x0"]), int(face["box_y0"]), int(face["box_x1"]) - 1,
+                          int(face["box_y1"]) - 1)
+    points = [dlib.point(int(face[f"{n}_x"]), int(face[f"{n}_y"])) for n in LANDMARK_NAMES]
+    shape = dlib.full_object_detection(rect, points)
+    return dlib.get_face_chip(pixels, shape, size=int(crop.size), padding=float(crop.padding))
+
+
+def _box(pixels, face, crop) -> np.ndarray:
+    """The square, widened face box (integer pixels, as fer cuts it)."""
+    x0, y0, x1, y1 = (float(face[c]) for c in BOX_COLUMNS)
+    width, height = x1 - x0, y1 - y0
+    # lengthen the shorter side about the centre, as fer's tosquare does
+    if height > width:
+        x0, width = x0 - (height - width) // 2, height
+    elif width > height:
+        y0, height = y0 - (width - height) // 2, width
+    grow = crop.margin * width + crop.offset
+    left, top = int(round(x0 - grow)), int(round(y0 - grow))
+    right, bottom = int(round(x0 + width + grow)), int(round(y0 + height + grow))
+    rows, cols = pixels.shape[:2]
+    if crop.outside == "clip":
+        left, top, right, bottom = max(left, 0), max(top, 0), min(right, cols), min(bottom, rows)
+        if right <= left or bottom <= top:
+            raise DataError("the face box lies outside the image", field="crop",
+                            found=f"{face['image']}: box {[x0, y0, x1, y1]} on {cols}×{rows}")
+        return np.ascontiguousarray(pixels[top:bottom, left:right])
+    grey = pixels[-2:].astype(float) @ np.array([0.299, 0.587, 0.114])
+    canvas = np.empty((bottom - top, right - left, 3), dtype=np.uint8)
+    canvas[:] = int(round(grey.mean()))
+    sy0, sx0 = max(top, 0), max(left, 0)
+    sy1, sx1 = min(bottom, rows), min(right, cols)
+    if sy1 > sy0 and sx1 > sx0:
+        canvas[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = pixels[sy0:sy1, sx0:sx1]
+    return canvas
