@@ -186,6 +186,8 @@ def participant_paths(output_dir, subject, task, session=None) -> dict[str, Path
         "model_rdms": name("models", "rdms", ".npz"),
         "similarity": name("similarity", "rsa", ".tsv"),
         "ceiling": name("noiseceiling", "rsa", ".tsv"),
+        "faces": name("faces", "stimuli", ".tsv"),
+        "faces_figure": name("crops", "stimuli", ".png"),
         "provenance": name(None, "provenance", ".json"),
         "report": output_dir / report,
     }
@@ -315,10 +317,12 @@ def run_participant(bids_root, output_dir, subject, config=None, *, session=None
     neural = neural_rdms(epochs, contacts, subject=recording.subject, **neural_kwargs)
     outputs["neural_rdms"] = neural.save(paths["neural_rdms"])
     cache = Path(work_dir) / "features" if work_dir is not None else None
-    models = configured_model_rdms(recording.stimuli, neural.conditions, config,
-                                   stimuli_root=Path(bids_root) / "stimuli", cache_dir=cache,
-                                   verbose=verbose)
+    models, faces = configured_model_rdms(recording.stimuli, neural.conditions, config,
+                                          stimuli_root=Path(bids_root) / "stimuli",
+                                          cache_dir=cache, verbose=verbose, return_faces=True)
     outputs["model_rdms"] = models.save(paths["model_rdms"])
+    outputs.update(_write_faces(faces, neural.conditions, recording.stimuli,
+                                Path(bids_root) / "stimuli", paths, provenance))
     ceiling = None
     if rsa.noise_ceiling:
         ceiling = neural_ceiling(epochs, contacts, rsa.method, conditions=neural.conditions,
@@ -350,6 +354,38 @@ def run_participant(bids_root, output_dir, subject, config=None, *, session=None
                 recording.subject, len(epochs), int(contacts["included"].sum()), len(contacts),
                 len(table))
     return outputs
+
+
+def _write_faces(faces, conditions, stimuli, stimuli_root, paths, provenance) -> dict:
+    """The RSA conditions' stimulus table (labels; face geometry and each network's crop when
+    networks crop) and, when they do, the contact sheet of the crops."""
+    from matplotlib import pyplot as plt
+
+    from .models.crops import FACES_TABLE_COLUMNS, FaceCrop, plot_crops
+
+    labels = stimuli.drop_duplicates("stim_file").set_index("stim_file")
+    faces = pd.DataFrame({"image": list(conditions)}) if faces is None else faces.copy()
+    for column in ("identity", "expression"):
+        faces[column] = faces["image"].map(labels[column]) if column in labels else None
+    crop_columns = [c for c in faces.columns if c.startswith("crop_")]
+    order = [*(c for c in FACES_TABLE_COLUMNS if c in faces), *crop_columns]
+    described = {**FACES_TABLE_COLUMNS, **{
+        c: f"The crop network {c.removeprefix('crop_')!r} received (JSON: kind and parameters)"
+        for c in crop_columns}}
+    out = {"faces": write_tsv(faces[order], paths["faces"], columns=described, extra=provenance)}
+    shared: dict[str, list[str]] = {}  # networks sharing one crop share a row of the sheet
+    for column in crop_columns:
+        shared.setdefault(faces[column].iloc[0], []).append(column.removeprefix("crop_"))
+    crops = {", ".join(names): FaceCrop(**json.loads(key)) for key, names in shared.items()
+             if json.loads(key)["kind"] != "none"}
+    if not crops:
+        return out
+    figure = plot_crops([stimuli_root / str(i) for i in faces["image"]], faces, crops)
+    with atomic_path(paths["faces_figure"]) as tmp:
+        figure.savefig(tmp, dpi=110, format="png")
+    plt.close(figure)
+    out["faces_figure"] = paths["faces_figure"]
+    return out
 
 
 def _only_session(bids_root, subject, task):

@@ -22,8 +22,9 @@ import pandas as pd
 from ..errors import DataError
 from .faces import FACE_COLUMNS, LANDMARK_NAMES, _dlib, _find, _read, _require_one
 
-__all__ = ["BOX_COLUMNS", "CROPS", "DLIB_CHIP", "FER_BOX", "LANDMARK_COLUMNS", "FaceCrop",
-           "crop_faces", "resolve_crop", "stimulus_faces"]
+__all__ = ["BOX_COLUMNS", "CROPS", "DLIB_CHIP", "FACES_TABLE_COLUMNS", "FER_BOX",
+           "LANDMARK_COLUMNS", "FaceCrop", "crop_faces", "plot_crops", "resolve_crop",
+           "stimulus_faces"]
 
 #: The values of ``models.networks[].crop``.
 CROPS = ("auto", "aligned", "box", "none")
@@ -88,6 +89,17 @@ DLIB_CHIP = FaceCrop("aligned", size=150, padding=0.25,
 #: image padded with the mean grey of its bottom two rows where the box reaches past it.
 FER_BOX = FaceCrop("box", offset=10, outside="pad",
                    source="fer FER.detect_emotions: square box, offsets (10, 10), padded")
+
+
+#: Columns of the faces table the participant level writes (beside ``crop_<network>``).
+FACES_TABLE_COLUMNS = {
+    "image": "The stimulus (stim_file, relative to stimuli/).",
+    "identity": "Identity of the person shown (from the stimulus table).",
+    "expression": "Facial expression shown (from the stimulus table).",
+    "source": "Where the face geometry comes from: stimuli.tsv (given), 'stimuli.tsv box, dlib "
+              "landmarks' (landmarks placed inside the given box) or 'dlib detector'.",
+    **{c: d for c, d in FACE_COLUMNS.items() if c != "image"},
+}
 
 
 def resolve_crop(extractor, crop: str = "auto") -> FaceCrop:
@@ -295,3 +307,58 @@ def _box(pixels, face, crop) -> np.ndarray:
     if sy1 > sy0 and sx1 > sx0:
         canvas[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = pixels[sy0:sy1, sx0:sx1]
     return canvas
+
+
+def plot_crops(images, faces: pd.DataFrame, crops: dict, *, per_row: int = 8):
+    """A contact sheet: every stimulus with its face box and landmarks, and each crop.
+
+    Parameters
+    ----------
+    images : sequence of path-like
+    faces : pandas.DataFrame
+        From :func:`stimulus_faces` (``image`` labels the columns).
+    crops : dict
+        ``{title: FaceCrop}``, e.g. the network labels sharing a crop joined by commas.
+    per_row : int
+        Stimuli side by side before the sheet wraps.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    images = list(images)
+    views = ["stimulus", *crops]
+    blocks = -(-len(images) // per_row)
+    n_rows = blocks * len(views)
+    fig = Figure(figsize=(1.25 * min(per_row, len(images)) + 1.6, 1.3 * n_rows + 0.3))
+    axes = fig.subplots(n_rows, min(per_row, len(images)), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    records = faces.to_dict("records")
+    for k, (image, face) in enumerate(zip(images, records)):
+        block, column = divmod(k, per_row)
+        pixels, _ = _read(image, str(image))
+        for v, view in enumerate(views):
+            ax = axes[block * len(views) + v, column]
+            if view == "stimulus":
+                ax.imshow(pixels)
+                x0, y0, x1, y1 = (float(face[c]) for c in BOX_COLUMNS)
+                ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1,
+                                       ec="#e8590c"))
+                xs = [float(face.get(f"{n}_x", np.nan)) for n in LANDMARK_NAMES]
+                ys = [float(face.get(f"{n}_y", np.nan)) for n in LANDMARK_NAMES]
+                ax.plot(xs, ys, ".", ms=2, color="#1c7ed6")
+                ax.set_title(Path(str(face["image"])).name, fontsize=6)
+            else:
+                (crop,) = crop_faces([image], faces.iloc[[k]], crops[view])
+                ax.imshow(crop)
+            ax.set_axis_on()
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if column == 0:
+                ax.set_ylabel(view, fontsize=6)
+    fig.tight_layout(pad=0.3)
+    return fig

@@ -124,7 +124,7 @@ def select_model_rdms(models, max_layers: int = 3, max_panels: int = 8) -> list[
     return picks[:max_panels]
 
 
-def plot_rdms(neural, roi: str, models=None, *, n_windows: int = 4):
+def plot_rdms(neural, roi: str, models=None, *, n_windows: int = 4, labels=None):
     """The ROI-pattern RDMs of one ROI at a few windows, with the model RDMs below them.
 
     Parameters
@@ -136,6 +136,10 @@ def plot_rdms(neural, roi: str, models=None, *, n_windows: int = 4):
         Model RDMs (descriptors ``model``, ``objective``, ``instance``, ``layer``).
     n_windows : int
         Windows shown, spread over the epoch.
+    labels : pandas.DataFrame | None
+        Per condition (column ``image``) its ``identity`` and ``expression``: the conditions
+        are then ordered by identity, then expression, with a tick and a line between
+        identities, so that identity blocks show on the diagonal.
 
     Returns
     -------
@@ -145,8 +149,9 @@ def plot_rdms(neural, roi: str, models=None, *, n_windows: int = 4):
     Notes
     -----
     Each RDM is shown as percentiles of its own dissimilarities, so that RDMs on different
-    scales read alike; conditions are in the neural RDMs' order (model RDMs are reordered to it
-    when they hold the same conditions).
+    scales read alike; conditions are in the neural RDMs' order, or by identity then
+    expression with ``labels`` (model RDMs are reordered to it when they hold the same
+    conditions).
     """
     desc = neural.descriptors
     mask = np.ones(len(desc), bool)
@@ -165,6 +170,7 @@ def plot_rdms(neural, roi: str, models=None, *, n_windows: int = 4):
         stop = desc["window_stop"].iloc[row] if "window_stop" in desc else np.nan
         neural_panels.append((f"{start * 1000:.0f} to {float(stop) * 1000:.0f} ms", row))
     model_panels = select_model_rdms(models)
+    neural, groups = _by_identity(neural, labels)
     if model_panels and set(map(str, models.conditions)) == set(map(str, neural.conditions)):
         if list(map(str, models.conditions)) != list(map(str, neural.conditions)):
             lookup = {str(c): c for c in models.conditions}
@@ -182,8 +188,7 @@ def plot_rdms(neural, roi: str, models=None, *, n_windows: int = 4):
         title, row = neural_panels[k]
         image = ax.imshow(_percentile(square[row]), cmap="viridis", vmin=0, vmax=100)
         ax.set_title(title, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _group_ticks(ax, groups, labelled=k == 0)
     axes[0, 0].set_ylabel(f"{roi}\n(neural)", fontsize=9)
     if model_panels:
         model_square = models.square()
@@ -194,14 +199,54 @@ def plot_rdms(neural, roi: str, models=None, *, n_windows: int = 4):
             title, row = model_panels[k]
             ax.imshow(_percentile(model_square[row]), cmap="viridis", vmin=0, vmax=100)
             ax.set_title(title, fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            _group_ticks(ax, groups, labelled=False)
         axes[1, 0].set_ylabel("models", fontsize=9)
     if image is not None:
         bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.7, fraction=0.03)
         bar.set_label("dissimilarity (percentile)", fontsize=8)
         bar.ax.tick_params(labelsize=7)
     return fig
+
+
+def _by_identity(rdms, labels):
+    """``rdms`` reordered by identity then expression, and the identity blocks
+    ``[(name, first, stop)]`` (none without labels for every condition)."""
+    if labels is None or not {"image", "identity"} <= set(labels.columns):
+        return rdms, []
+    table = labels.assign(image=labels["image"].astype(str)).drop_duplicates("image")
+    table = table.set_index("image")
+    names = [str(c) for c in rdms.conditions]
+    if not set(names) <= set(table.index):
+        return rdms, []
+    keys = table.reindex(names)
+    expression = keys["expression"] if "expression" in keys else ""
+    frame = pd.DataFrame({"condition": list(rdms.conditions),
+                          "identity": keys["identity"].astype(str).to_numpy(),
+                          "expression": pd.Series(expression, index=keys.index).astype(str)
+                          .to_numpy()})
+    frame = frame.sort_values(["identity", "expression"], kind="stable")
+    rdms = rdms.reorder(list(frame["condition"]))
+    identities = frame["identity"].tolist()
+    groups, start = [], 0
+    for k in range(1, len(identities) + 1):
+        if k == len(identities) or identities[k] != identities[start]:
+            groups.append((identities[start], start, k))
+            start = k
+    return rdms, groups
+
+
+def _group_ticks(ax, groups, *, labelled):
+    """Lines between identity blocks and, on the first panel, the identities as tick labels."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if not groups:
+        return
+    for _, _, stop in groups[:-1]:
+        ax.axhline(stop - 0.5, color="white", lw=0.6)
+        ax.axvline(stop - 0.5, color="white", lw=0.6)
+    if labelled:
+        ax.set_yticks([(a + b - 1) / 2 for _, a, b in groups])
+        ax.set_yticklabels([name for name, _, _ in groups], fontsize=6)
 
 
 # Time courses of one participant

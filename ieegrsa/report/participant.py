@@ -25,6 +25,10 @@ _KINDS = ("contacts", "preprocessing", "figure", "neural_rdms", "model_rdms", "s
           "ceiling")
 
 
+#: Files only some configurations write (the contact sheet: networks that crop faces).
+_OPTIONAL = ("faces", "faces_figure")
+
+
 def participant_files(output_dir, subject, *, task="faces", session=None) -> dict[str, Path]:
     """Paths of a participant's derivative files (whether or not they exist), by kind.
 
@@ -41,7 +45,8 @@ def participant_files(output_dir, subject, *, task="faces", session=None) -> dic
     -------
     files : dict
         ``contacts``, ``preprocessing``, ``figure`` (glass brain), ``neural_rdms``,
-        ``model_rdms``, ``similarity``, ``ceiling`` -> path, as the participant level names
+        ``model_rdms``, ``similarity``, ``ceiling``, ``faces`` (the conditions' stimulus table),
+        ``faces_figure`` (the contact sheet of crops) -> path, as the participant level names
         them (:func:`ieegrsa.pipeline.participant_paths`).
     """
     from ..pipeline import participant_paths
@@ -49,7 +54,7 @@ def participant_files(output_dir, subject, *, task="faces", session=None) -> dic
     subject = str(subject).removeprefix("sub-")
     session = str(session).removeprefix("ses-") if session else None
     paths = participant_paths(output_dir, subject, task, session)
-    return {kind: paths[kind] for kind in _KINDS}
+    return {kind: paths[kind] for kind in (*_KINDS, *_OPTIONAL)}
 
 
 def _load_rdms(path):
@@ -118,7 +123,7 @@ def _contacts_section(contacts, preprocessing, rois):
     return out
 
 
-def _rdm_section(neural, models, rois):
+def _rdm_section(neural, models, rois, labels=None):
     from .figures import figure_data_uri, plot_rdms
 
     items = []
@@ -126,7 +131,7 @@ def _rdm_section(neural, models, rois):
         figure = None
         if neural is not None:
             try:
-                figure = plot_rdms(neural, roi, models)
+                figure = plot_rdms(neural, roi, models, labels=labels)
             except Exception as err:  # one bad panel should not lose the page
                 logger.warning("report: RDM figure of ROI %s failed (%s)", roi, err)
         items.append({"roi": roi, "image": figure_data_uri(figure) if figure else None})
@@ -208,6 +213,7 @@ def participant_report(output_dir, subject, *, task="faces", session=None,
         noise = common.read_table(files["ceiling"])
         neural = _load_rdms(files["neural_rdms"])
         models = _load_rdms(files["model_rdms"])
+        faces = common.read_table(files["faces"])
         info = common.provenance([files[k] for k in ("similarity", "contacts", "preprocessing",
                                                      "ceiling")])
         config = info["config"]
@@ -224,12 +230,13 @@ def participant_report(output_dir, subject, *, task="faces", session=None,
             subject=subject, session=session, task=task,
             generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             version=common.ieegrsa_version(),
-            missing=[p.name for k, p in files.items() if not p.is_file()],
+            missing=[files[k].name for k in _KINDS if not files[k].is_file()],
             glassbrain=common.png_data_uri(files["figure"]),
             contacts=_contacts_section(contacts, preprocessing, rois),
             has_contacts=contacts is not None,
             rois=rois,
-            rdms=_rdm_section(neural, models, rois),
+            rdms=_rdm_section(neural, models, rois, labels=faces),
+            crops=_crops_section(faces, files["faces_figure"]),
             has_rdms=neural is not None,
             models=_model_list(models),
             timecourses=_timecourse_section(similarity, noise, rois),
@@ -243,6 +250,20 @@ def participant_report(output_dir, subject, *, task="faces", session=None,
         path = common.write_html(html, output_dir / f"{name}.html")
         logger.info("report: wrote %s", path)
         return path
+
+
+def _crops_section(faces, figure):
+    """The contact sheet, where each face's geometry came from, and each network's crop."""
+    if faces is None or "source" not in faces:
+        return None
+    counts = faces["source"].fillna("n/a").value_counts().rename_axis("source")
+    crops = {c.removeprefix("crop_"): faces[c].iloc[0] for c in faces.columns
+             if c.startswith("crop_")}
+    return {"image": common.png_data_uri(figure) if figure.is_file() else None,
+            "sources": common.table(counts.reset_index(name="stimuli"), ["source", "stimuli"]),
+            "crops": common.table(pd.DataFrame({"network": list(crops),
+                                                "crop": list(crops.values())}),
+                                  ["network", "crop"])}
 
 
 def _model_list(models):
