@@ -304,7 +304,8 @@ def _box(pixels, face, crop) -> np.ndarray:
         y0, height = y0 - (width - height) / 2, width
     grow = crop.margin * width + crop.offset
     left, top = int(round(x0 - grow)), int(round(y0 - grow))
-    right, bottom = int(round(x0 + width + grow)), int(round(y0 + height + grow))
+    side = int(round(width + 2 * grow))  # square; edges rounded once, not each on its own
+    right, bottom = left + side, top + side
     rows, cols = pixels.shape[:2]
     if crop.outside == "clip":
         left, top, right, bottom = max(left, 0), max(top, 0), min(right, cols), min(bottom, rows)

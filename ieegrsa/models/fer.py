@@ -38,9 +38,10 @@ which checks it against an independent numpy forward pass of the graph read from
 
 Input crop (:data:`~ieegrsa.models.crops.FER_BOX`, the extractor's ``face_crop``): as
 ``FER.detect_emotions`` does, the face box made square, 10 px added on every side and the image
-padded with the mean grey of its bottom two rows where the box reaches past it. Two
-differences: the box comes from dlib's HOG detector (or stimuli.tsv), not OpenCV's Haar cascade,
-and the crop is resized with antialiasing (OpenCV's bilinear resize has none).
+padded with the mean grey of its bottom two rows where the box reaches past it. One
+difference: the box comes from dlib's HOG detector (or stimuli.tsv), mapped to the size and
+place of OpenCV's Haar-cascade box that fer uses. The crop is resized bilinearly without
+antialiasing, as ``cv2.resize`` does (``InputSpec.antialias=False``).
 """
 
 from __future__ import annotations
@@ -610,7 +611,9 @@ class FERMiniXceptionExtractor(Extractor):
 
     name = "fer-mini-xception"
     objective = "expression"
-    input_spec = InputSpec(size=64, resize=None, grayscale=True, mean=(0.5,), std=(0.5,))
+    # fer resizes its crops with cv2.resize (bilinear, no antialiasing)
+    input_spec = InputSpec(size=64, resize=None, grayscale=True, mean=(0.5,), std=(0.5,),
+                           antialias=False)
     face_crop = FER_BOX
 
     def create(self):

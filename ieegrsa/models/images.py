@@ -11,7 +11,7 @@ converted per :class:`~ieegrsa.models.registry.InputSpec`:
    for uint8 images);
 3. size: the shorter side resized to ``spec.resize`` then a centre crop of
    ``spec.size × spec.size``, or (``spec.resize=None``) a straight resize to
-   ``spec.size × spec.size``; bilinear with antialiasing;
+   ``spec.size × spec.size``; bilinear, with antialiasing unless ``spec.antialias`` is False;
 4. scaling to [0, 1] (uint8 / 255) and normalisation ``(x - mean) / std`` per channel.
 
 Images are decoded batch by batch, so memory holds one batch of images at a time.
@@ -155,9 +155,11 @@ def transform_batch(images: Sequence, spec: InputSpec):
         elif not spec.grayscale and x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         if spec.resize is None:
-            x = F.resize(x, [spec.size, spec.size], InterpolationMode.BILINEAR, antialias=True)
+            x = F.resize(x, [spec.size, spec.size], InterpolationMode.BILINEAR,
+                         antialias=spec.antialias)
         else:
-            x = F.resize(x, [spec.resize], InterpolationMode.BILINEAR, antialias=True)
+            x = F.resize(x, [spec.resize], InterpolationMode.BILINEAR,
+                         antialias=spec.antialias)
             x = F.center_crop(x, [spec.size, spec.size])
         x = F.to_dtype(x, torch.float32, scale=True)
         out[index] = F.normalize(x, list(spec.mean), list(spec.std))

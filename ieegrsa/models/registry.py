@@ -85,6 +85,9 @@ class InputSpec:
     mean, std : tuple of float
         Per-channel normalisation ``(x - mean) / std`` applied after scaling pixels to [0, 1];
         one value per input channel.
+    antialias : bool
+        Low-pass filter when shrinking (torchvision and PIL do); False resizes as OpenCV's
+        bilinear ``cv2.resize`` does, for networks whose authors prepared inputs that way.
     """
 
     size: int = 224
@@ -92,6 +95,7 @@ class InputSpec:
     grayscale: bool = False
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
+    antialias: bool = True
 
     @property
     def channels(self) -> int:
@@ -103,6 +107,8 @@ class InputSpec:
         out = dataclasses.asdict(self)
         out["mean"] = [float(v) for v in self.mean]
         out["std"] = [float(v) for v in self.std]
+        if self.antialias:  # the key of the default stays as it was: cached features stay valid
+            del out["antialias"]
         return out
 
 
