@@ -212,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--weights", default="random",
                        help="weights of the trained instance: a file or a name the extractor "
                        "knows (dlib, fer2013, IMAGENET1K_V1 ...); default random")
+    probe.add_argument("--crop", choices=("auto", "aligned", "box", "none"), default="auto",
+                       help="how faces are framed: auto = the network's own convention (dlib: "
+                            "aligned chip; fer: face box; object networks: whole image)")
     probe.add_argument("--layers", nargs="+", default=None,
                        help="layers (default: the extractor's default set)")
     probe.add_argument("--control", nargs="+", default=["untrained"],
@@ -395,7 +398,7 @@ def _cmd_probe(args) -> int:
                    human_confusion=args.human_confusion,
                    analyses=args.analyses or ANALYSES, n_permutations=args.n_permutations,
                    seed=args.seed, C=args.C, cache_dir=args.cache_dir,
-                   options=_options(args.option), device=args.device,
+                   options=_options(args.option), device=args.device, crop=args.crop,
                    verbose=True if args.verbose else None)
     written = write_probe(result, args.out_dir)
     for kind, path in written.items():

