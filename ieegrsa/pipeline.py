@@ -380,7 +380,9 @@ def _write_faces(faces, conditions, stimuli, stimuli_root, paths, provenance) ->
              if json.loads(key)["kind"] != "none"}
     if not crops:
         return out
-    figure = plot_crops([stimuli_root / str(i) for i in faces["image"]], faces, crops)
+    ordered = faces.sort_values(["identity", "expression"], kind="stable", na_position="last")
+    figure = plot_crops([stimuli_root / str(i) for i in ordered["image"]],
+                        ordered.reset_index(drop=True), crops)
     with atomic_path(paths["faces_figure"]) as tmp:
         figure.savefig(tmp, dpi=110, format="png")
     plt.close(figure)

@@ -174,11 +174,11 @@ def _networks(config) -> str:
     for net in networks:
         name = _get(net, "label") or _get(net, "name")
         weights = _get(net, "weights", ["random"]) or ["random"]
-        if list(weights) == ["random"]:
-            n = _get(net, "instances", 1)
-            weights = f"{n} randomly initialised (untrained) instance{'s' if n != 1 else ''}"
-        else:
-            weights = "weights " + _list(weights)
+        n = _get(net, "instances", 1)
+        untrained = f"{n} randomly initialised (untrained) instance{'s' if n != 1 else ''}"
+        named = [w for w in weights if w != "random"]
+        weights = ("weights " + _list(named) if named else "") + (
+            (" and " if named else "") + untrained if "random" in weights else "")
         layers = _get(net, "layers", None)
         layers = f"layers {_list(layers)}" if layers else "its default layers"
         objective = _get(net, "objective", None)
@@ -189,8 +189,17 @@ def _networks(config) -> str:
         parts.append(f"{name} ({extractor}{weights}; {layers})")
     metric = _METRICS.get(_get(config, "models.metric", "correlation"),
                           _get(config, "models.metric", "correlation"))
+    crops = {_get(net, "crop", "auto") for net in networks}
+    framing = ("Each network received the faces framed as it was trained to see them (dlib: "
+               "the aligned 5-landmark chip of dlib.get_face_chip, 150 px, padding 0.25; fer "
+               "and the 48-px networks: fer's square face box, 10 px added; VGG-Face(2): the "
+               "face box extended by 0.3; object networks: the whole image), from the face "
+               "boxes of the stimulus table where given, else dlib's HOG face detector with "
+               "its 5-point landmarks; untrained instances received their trained network's "
+               "crops." if crops == {"auto"} else
+               f"Faces were cropped as configured per network ({_list(sorted(crops))}).")
     return (f"Network model RDMs were computed from the stimulus images with "
-            f"{_list(parts)}, using the {metric} between the layer activations.")
+            f"{_list(parts)}, using the {metric} between the layer activations. {framing}")
 
 
 def _dissimilarity(metric, patterns, rsa) -> str:
