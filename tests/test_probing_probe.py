@@ -116,10 +116,13 @@ def test_fer_network_on_london_and_kar_morphs(london_table, shared_data, tmp_pat
     readouts = _read(out, "fer-mini-xception", "readouts")
     trained = readouts[(readouts.instance == "trained")]
     expression = trained[trained.target == "expression"].set_index("layer")
-    # smiling vs neutral from an expression network, identities held out (whole photos, not
-    # face crops, so the 7-way output layer is weaker than the last convolutional block)
-    assert expression["accuracy"].max() > 0.9
+    # smiling vs neutral from an expression network on its own face crops, identities held
+    # out: 0.90 (add_4) and 0.83 (predictions) measured, where the untrained control is near
+    # 0.6; on whole photos the control read smiles almost as well (0.94 vs 0.96)
+    assert expression["accuracy"].max() > 0.85
     assert (expression["p_value"] <= 1 / 6 + 1e-12).all()
+    untrained = readouts[(readouts.instance == "untrained") & (readouts.target == "expression")]
+    assert expression["accuracy"].max() > untrained["accuracy"].max() + 0.1
     identity = trained[trained.target == "identity"].set_index("layer")
     assert (identity["accuracy"] > 5 * identity["chance"]).any()
     boundaries = _read(out, "fer-mini-xception", "boundaries")
@@ -145,12 +148,14 @@ def test_dlib_identity_network_reads_out_expression(london_table, tmp_path, monk
                    analyses=("readouts", "units", "congruence"), n_permutations=5,
                    cache_dir="auto")
     table = result.readouts.set_index(["instance", "target"])
-    assert table.loc[("trained", "expression"), "accuracy"] > 0.8
-    assert table.loc[("trained", "expression"), "p_value"] <= 1 / 6 + 1e-12
-    # identity across expressions, far above chance (1/102); on whole (unaligned) photos the
-    # untrained control does about as well (0.62 vs 0.61 measured), so no ordering is asserted
-    assert table.loc[("trained", "identity"), "accuracy"] > 30 * table.loc[
-        ("trained", "identity"), "chance"]
+    # on dlib's aligned chips the descriptor identifies every face across expressions (1.00
+    # measured; 0.61 on whole photos), ahead of the untrained control (0.86) ...
+    assert table.loc[("trained", "identity"), "accuracy"] >= 0.99
+    assert table.loc[("trained", "identity"), "accuracy"] > \
+        table.loc[("untrained", "identity"), "accuracy"]
+    # ... and has learnt to ignore expression: smiles are read out at 0.59 (chance 0.5; 0.91 on
+    # whole photos, where the smile's pixels leak through an unaligned crop)
+    assert table.loc[("trained", "expression"), "accuracy"] < 0.75
     assert set(result.units["instance"]) == {"trained", "untrained"}
     assert set(result.congruence["instance"]) == {"trained", "untrained"}
 
