@@ -370,19 +370,25 @@ def _write_faces(faces, conditions, stimuli, stimuli_root, paths, provenance) ->
     crop_columns = [c for c in faces.columns if c.startswith("crop_")]
     order = [*(c for c in FACES_TABLE_COLUMNS if c in faces), *crop_columns]
     described = {**FACES_TABLE_COLUMNS, **{
-        c: f"The crop network {c.removeprefix('crop_')!r} received (JSON: kind and parameters)"
-        for c in crop_columns}}
+        c: f"The crop network {c.removeprefix('crop_')!r} received (JSON: kind, parameters and "
+           "input channels, 1 = grey)" for c in crop_columns}}
     out = {"faces": write_tsv(faces[order], paths["faces"], columns=described, extra=provenance)}
     shared: dict[str, list[str]] = {}  # networks sharing one crop share a row of the sheet
     for column in crop_columns:
         shared.setdefault(faces[column].iloc[0], []).append(column.removeprefix("crop_"))
-    crops = {", ".join(names): FaceCrop(**json.loads(key)) for key, names in shared.items()
-             if json.loads(key)["kind"] != "none"}
+    crops, grey = {}, set()
+    for key, names in shared.items():
+        record = json.loads(key)
+        channels = record.pop("channels", 3)
+        if record["kind"] != "none":
+            crops[", ".join(names)] = FaceCrop(**record)
+            if channels == 1:
+                grey.add(", ".join(names))
     if not crops:
         return out
     ordered = faces.sort_values(["identity", "expression"], kind="stable", na_position="last")
     figure = plot_crops([stimuli_root / str(i) for i in ordered["image"]],
-                        ordered.reset_index(drop=True), crops)
+                        ordered.reset_index(drop=True), crops, grey=grey)
     with atomic_path(paths["faces_figure"]) as tmp:
         figure.savefig(tmp, dpi=110, format="png")
     plt.close(figure)

@@ -197,7 +197,7 @@ def test_networks_get_their_crops_and_controls_the_same(tmp_path, london, monkey
     assert faces["image"].tolist() == stimuli["stim_file"].tolist()
     assert (faces["source"] == "dlib detector").all()
     assert '"kind": "box"' in faces.loc[0, "crop_fer-mini-xception"]
-    assert faces.loc[0, "crop_fer-whole"] == '{"kind": "none"}'
+    assert faces.loc[0, "crop_fer-whole"] == '{"kind": "none", "channels": 1}'
     # the crop changes the features, so it is part of what the cache keys on
     assert not np.allclose(rdms.values[0], rdms.values[3])
 

@@ -66,7 +66,8 @@ def configured_model_rdms(stimuli, conditions, config, *, stimuli_root=None, cac
     faces : pandas.DataFrame
         Only with ``return_faces``: per condition (``image``), the face geometry
         (:func:`~ieegrsa.models.crops.stimulus_faces`; None when no network crops) and, per
-        network label, the crop it received (column ``crop_<label>``).
+        network label, the crop it received (column ``crop_<label>``: the JSON of
+        :meth:`FaceCrop.key` and the network's input ``channels``, 1 = grey).
 
     Raises
     ------
@@ -100,8 +101,9 @@ def configured_model_rdms(stimuli, conditions, config, *, stimuli_root=None, cac
             key = json.dumps(crop.key(), sort_keys=True)
             if key not in framed:
                 framed[key] = crop_faces(images, faces, crop)
-            if faces is not None:
-                faces[f"crop_{label}"] = json.dumps(crop.key())
+            if faces is not None:  # what the network received, for the table and the sheet
+                faces[f"crop_{label}"] = json.dumps(
+                    {**crop.key(), "channels": extractor.input_spec.channels})
             for instance, weights, seed in network_instances(network, config.random_seed):
                 objective = network.objective or extractor.objective_of(weights)
                 if weights == "random":

@@ -323,7 +323,7 @@ def _box(pixels, face, crop) -> np.ndarray:
     return canvas
 
 
-def plot_crops(images, faces: pd.DataFrame, crops: dict, *, per_row: int = 8):
+def plot_crops(images, faces: pd.DataFrame, crops: dict, *, grey=(), per_row: int = 8):
     """A contact sheet: every stimulus with its face box and landmarks, and each crop.
 
     Parameters
@@ -333,6 +333,8 @@ def plot_crops(images, faces: pd.DataFrame, crops: dict, *, per_row: int = 8):
         From :func:`stimulus_faces` (``image`` labels the columns).
     crops : dict
         ``{title: FaceCrop}``, e.g. the network labels sharing a crop joined by commas.
+    grey : collection of str
+        Titles whose networks take grey input: their crops are shown in luma, as they see them.
     per_row : int
         Stimuli side by side before the sheet wraps.
 
@@ -368,7 +370,11 @@ def plot_crops(images, faces: pd.DataFrame, crops: dict, *, per_row: int = 8):
                 ax.set_title(Path(str(face["image"])).name, fontsize=6)
             else:
                 (crop,) = crop_faces([image], faces.iloc[[k]], crops[view])
-                ax.imshow(crop)
+                if view in grey:
+                    ax.imshow(np.rint(crop @ np.array([0.299, 0.587, 0.114])), cmap="gray",
+                              vmin=0, vmax=255)
+                else:
+                    ax.imshow(crop)
             ax.set_axis_on()
             ax.set_xticks([])
             ax.set_yticks([])
