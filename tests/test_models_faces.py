@@ -17,26 +17,17 @@ if faces._package_file(faces.LANDMARKS_FILE) is None:
                 allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def london(shared_data):
-    root = shared_data / "faces" / "london"
-    paths = sorted((root / "neutral").glob("*.jpg")) + sorted((root / "smiling").glob("*.jpg"))
-    if len(paths) != 204:
-        pytest.skip(f"London faces incomplete under {root}")
-    return paths
-
-
 @pytest.mark.realdata
-def test_every_london_photo_has_one_face_as_dlib_finds_it(london, tmp_path):
+def test_every_london_photo_has_one_face_as_dlib_finds_it(london_photos, tmp_path):
     """All 204 raw photos (102 identities, neutral and smiling): one face each, the box and
     landmarks those of dlib's own detector and predictor called directly."""
-    table = find_faces(london, cache_dir=tmp_path)
+    table = find_faces(london_photos, cache_dir=tmp_path)
     assert list(table.columns) == list(FACE_COLUMNS)
     assert (table["n_faces"] == 1).all() and (table["upsample"] == 0).all()
     detector = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(str(faces._package_file(faces.LANDMARKS_FILE)))
     for k in range(0, 204, 17):
-        image = np.asarray(Image.open(london[k]).convert("RGB"))
+        image = np.asarray(Image.open(london_photos[k]).convert("RGB"))
         (rect,) = detector(image, 0)
         row = table.iloc[k]
         assert (row.box_x0, row.box_y0, row.box_x1, row.box_y1) == (
@@ -49,20 +40,20 @@ def test_every_london_photo_has_one_face_as_dlib_finds_it(london, tmp_path):
 
 
 @pytest.mark.realdata
-def test_the_cache_is_keyed_by_content(london, tmp_path, monkeypatch):
-    first = find_faces(london[:4], cache_dir=tmp_path)
+def test_the_cache_is_keyed_by_content(london_photos, tmp_path, monkeypatch):
+    first = find_faces(london_photos[:4], cache_dir=tmp_path)
     assert len(list((tmp_path / "faces").glob("*.json"))) == 4
 
     def no_detector():
         raise AssertionError("the cache should have answered")
 
     monkeypatch.setattr(dlib, "get_frontal_face_detector", no_detector)
-    again = find_faces(london[:4], cache_dir=tmp_path)
+    again = find_faces(london_photos[:4], cache_dir=tmp_path)
     assert first.equals(again)
     copy = tmp_path / "renamed.jpg"  # same bytes, another name: a cache hit
-    copy.write_bytes(london[0].read_bytes())
+    copy.write_bytes(london_photos[0].read_bytes())
     assert find_faces([copy], cache_dir=tmp_path)["sha256"][0] == first["sha256"][0]
-    Image.open(london[0]).transpose(Image.FLIP_LEFT_RIGHT).save(tmp_path / "flipped.jpg")
+    Image.open(london_photos[0]).transpose(Image.FLIP_LEFT_RIGHT).save(tmp_path / "flipped.jpg")
     with pytest.raises(AssertionError, match="cache should have answered"):
         find_faces([tmp_path / "flipped.jpg"], cache_dir=tmp_path)  # new content: detects
 
@@ -76,11 +67,11 @@ def test_every_kar_morph_has_one_face(shared_data):
 
 
 @pytest.mark.realdata
-def test_no_face_or_two_faces_is_an_error_naming_the_image(london, tmp_path):
+def test_no_face_or_two_faces_is_an_error_naming_the_image(london_photos, tmp_path):
     Image.new("RGB", (200, 200), (120, 120, 120)).save(tmp_path / "house.png")
-    a, b = (np.asarray(Image.open(p).convert("RGB")) for p in london[:2])
+    a, b = (np.asarray(Image.open(p).convert("RGB")) for p in london_photos[:2])
     Image.fromarray(np.concatenate([a, b], axis=1)).save(tmp_path / "pair.png")
-    paths = [london[0], tmp_path / "house.png", tmp_path / "pair.png"]
+    paths = [london_photos[0], tmp_path / "house.png", tmp_path / "pair.png"]
     with pytest.raises(DataError) as err:
         find_faces(paths, names=["ok.jpg", "house.png", "pair.png"])
     message = str(err.value)

@@ -12,7 +12,6 @@ the same extractor, so they get exactly the trained network's crops.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .faces import FACE_COLUMNS, LANDMARK_NAMES, _dlib, _find, _read, _require_one
+from .faces import FACE_COLUMNS, LANDMARK_NAMES, _dlib, _find, _read, _require_one, image_names
 
 __all__ = ["BOX_COLUMNS", "CROPS", "DLIB_CHIP", "FACES_TABLE_COLUMNS", "FER_BOX",
            "LANDMARK_COLUMNS", "FaceCrop", "crop_faces", "plot_crops", "resolve_crop",
@@ -30,11 +29,17 @@ __all__ = ["BOX_COLUMNS", "CROPS", "DLIB_CHIP", "FACES_TABLE_COLUMNS", "FER_BOX"
 CROPS = ("auto", "aligned", "box", "none")
 BOX_COLUMNS = ("box_x0", "box_y0", "box_x1", "box_y1")
 LANDMARK_COLUMNS = tuple(f"{name}_{axis}" for name in LANDMARK_NAMES for axis in "xy")
+#: ITU-R 601-2 luma of R, G, B (``images.LUMA``, which cannot be imported here: images imports
+#: the registry, which imports this module)
+_LUMA = np.array((0.299, 0.587, 0.114))
 
 
 @dataclass(frozen=True)
 class FaceCrop:
-    """A network's input convention for face images; every field is part of the cache key.
+    """A network's input convention for face images.
+
+    The fields of :meth:`key` (all but ``source``) are recorded with the features; the cache
+    keys on the cropped pixels themselves.
 
     Parameters
     ----------
@@ -58,7 +63,7 @@ class FaceCrop:
         Boxes reaching past the image: ``pad`` fills with the mean grey of the image's bottom two
         rows (as fer pads), ``clip`` cuts the box at the image edge.
     source : str
-        Where the convention comes from (shown in the report and the provenance).
+        Where the convention comes from, for the reader of the code (not in :meth:`key`).
     """
 
     kind: str = "none"
@@ -123,7 +128,7 @@ def resolve_crop(extractor, crop: str = "auto") -> FaceCrop:
     if crop not in CROPS:
         raise DataError("unknown crop", field="crop", found=crop,
                         fix=f"use one of {', '.join(CROPS)}")
-    own = getattr(extractor, "face_crop", None) or FaceCrop()
+    own = extractor.face_crop
     if crop == "auto" or crop == own.kind:
         return own
     if crop == "aligned":
@@ -174,10 +179,7 @@ def stimulus_faces(images, *, names=None, stimuli=None, landmarks=False, cache_d
         several (one message naming them all).
     """
     images = list(images)
-    if names is None:
-        names = [str(im) if isinstance(im, (str, os.PathLike)) else str(k)
-                 for k, im in enumerate(images)]
-    names = [str(n) for n in names]
+    names = [str(n) for n in (image_names(images) if names is None else names)]
     given = _given_geometry(stimuli, names, len(images))
     detect = [i for i in range(len(images)) if given[i] is None]
     columns = ["image", "source", *(c for c in FACE_COLUMNS if c != "image")]
@@ -269,12 +271,13 @@ def crop_faces(images, faces: pd.DataFrame, crop: FaceCrop) -> list[np.ndarray] 
     if len(faces) != len(images):
         raise DataError("one face row per image is needed", field="faces",
                         found=f"{len(faces)} rows for {len(images)} images")
-    out = []
-    for image, face in zip(images, faces.to_dict("records")):
-        pixels, _ = _read(image, str(image))
-        out.append(_aligned(pixels, face, crop) if crop.kind == "aligned"
-                   else _box(pixels, face, crop))
-    return out
+    return [_frame(_read(image, str(image))[0], face, crop)
+            for image, face in zip(images, faces.to_dict("records"))]
+
+
+def _frame(pixels, face, crop) -> np.ndarray:
+    """One image's crop (``crop.kind`` aligned or box)."""
+    return _aligned(pixels, face, crop) if crop.kind == "aligned" else _box(pixels, face, crop)
 
 
 def _aligned(pixels, face, crop) -> np.ndarray:
@@ -313,7 +316,7 @@ def _box(pixels, face, crop) -> np.ndarray:
             raise DataError("the face box lies outside the image", field="crop",
                             found=f"{face['image']}: box {[x0, y0, x1, y1]} on {cols}×{rows}")
         return np.ascontiguousarray(pixels[top:bottom, left:right])
-    grey = pixels[-2:].astype(float) @ np.array([0.299, 0.587, 0.114])
+    grey = pixels[-2:].astype(float) @ _LUMA
     canvas = np.empty((bottom - top, right - left, 3), dtype=np.uint8)
     canvas[:] = int(round(grey.mean()))
     sy0, sx0 = max(top, 0), max(left, 0)
@@ -369,10 +372,9 @@ def plot_crops(images, faces: pd.DataFrame, crops: dict, *, grey=(), per_row: in
                 ax.plot(xs, ys, ".", ms=2, color="#1c7ed6")
                 ax.set_title(Path(str(face["image"])).name, fontsize=6)
             else:
-                (crop,) = crop_faces([image], faces.iloc[[k]], crops[view])
+                crop = _frame(pixels, face, crops[view])
                 if view in grey:
-                    ax.imshow(np.rint(crop @ np.array([0.299, 0.587, 0.114])), cmap="gray",
-                              vmin=0, vmax=255)
+                    ax.imshow(np.rint(crop @ _LUMA), cmap="gray", vmin=0, vmax=255)
                 else:
                     ax.imshow(crop)
             ax.set_axis_on()

@@ -106,9 +106,7 @@ def _find(images, *, names, upsample, cache_dir, landmarks_file):
     """The table of :func:`find_faces` (no count check) and every image's RGB pixels, each
     image read once."""
     dlib, predictor_path = _dlib(landmarks_file)
-    if names is None:
-        names = [str(im) if isinstance(im, (str, os.PathLike)) else str(k)
-                 for k, im in enumerate(images)]
+    names = image_names(images) if names is None else names
     if len(names) != len(images):
         raise DataError("one name per image is needed", field="names",
                         found=f"{len(names)} names for {len(images)} images")
@@ -137,6 +135,12 @@ def _find(images, *, names, upsample, cache_dir, landmarks_file):
                 tmp.replace(path)  # atomic: a concurrent reader never sees half a record
         rows.append({"image": name, **record})
     return pd.DataFrame(rows, columns=list(FACE_COLUMNS)), all_pixels
+
+
+def image_names(images) -> list[str]:
+    """Labels of images in tables and messages: the paths, or the indices of arrays."""
+    return [str(im) if isinstance(im, (str, os.PathLike)) else str(k)
+            for k, im in enumerate(images)]
 
 
 def _dlib(landmarks_file):
