@@ -2,7 +2,12 @@
 
 Every error raised for bad input is an :class:`IeegrsaError`. Its message names the file, the
 field, what was found and what to do, so that the command line can print it as one clear message
-and exit with status 2 (see :mod:`ieegrsa.cli`).
+and exit with status 2 (see :mod:`ieegrsa.cli`). The three kinds are also ``ValueError``s, so
+``except ValueError`` catches them as it would scikit-learn's or MNE's; a call with a wrong type
+raises ``TypeError``.
+
+``field`` names the function parameter or the dotted config key at fault, never a command-line
+flag: :mod:`ieegrsa.cli` translates parameters into flags when it prints.
 """
 
 from __future__ import annotations
@@ -51,15 +56,15 @@ class IeegrsaError(Exception):
         return " ".join(parts)
 
 
-class BIDSError(IeegrsaError):
+class BIDSError(IeegrsaError, ValueError):
     """The BIDS dataset is missing something ieegrsa needs, or holds something it cannot use."""
 
 
-class ConfigError(IeegrsaError):
+class ConfigError(IeegrsaError, ValueError):
     """The configuration has an unknown key or an invalid value."""
 
 
-class DataError(IeegrsaError):
+class DataError(IeegrsaError, ValueError):
     """The data cannot be analysed as asked (e.g. too few stimuli, an empty ROI)."""
 
 

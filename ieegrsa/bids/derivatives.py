@@ -6,14 +6,13 @@ interrupted run never leaves a file that looks complete.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import platform
-import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+from .._files import atomic_path
 
 __all__ = [
     "atomic_path",
@@ -26,28 +25,6 @@ __all__ = [
 
 CODE_URL = "https://github.com/ieegrsa/ieegrsa"
 BIDS_VERSION = "1.10.0"
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
-
-    Examples
-    --------
-    >>> with atomic_path("out.tsv") as tmp:          # doctest: +SKIP
-    ...     table.to_csv(tmp, sep="\\t")
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def derivative_name(subject, task, desc, suffix, extension, *, session=None, **entities) -> str:
