@@ -65,6 +65,8 @@ __all__ = [
     "AnatomyConfig",
     "SUPPORTED_SPACES",
     "load_config",
+    "config_section",
+    "config_value",
     "config_to_yaml",
     "write_config",
     "config_template_yaml",
@@ -130,6 +132,23 @@ class _Section(BaseModel):
         sections = {name for name, field in cls.model_fields.items()
                     if is_section(field.annotation)}
         return {k: v for k, v in data.items() if not (k in sections and v is None)}
+
+
+def _renamed(data, old: str, new: str, section: str, convert=None):
+    """Accept a key renamed in this release under its old name, with a deprecation message."""
+    if not isinstance(data, Mapping) or old not in data:
+        return data
+    import warnings
+
+    data = dict(data)
+    value = data.pop(old)
+    if new in data:
+        raise ValueError(f"{section}.{old} is the old name of {section}.{new}: give only "
+                         f"{section}.{new}")
+    warnings.warn(f"{section}.{old} is now {section}.{new}; the old name is accepted until the "
+                  "next release", FutureWarning, stacklevel=2)
+    data[new] = convert(value) if convert is not None else value
+    return data
 
 
 class BIDSConfig(_Section):
@@ -538,9 +557,10 @@ class LocalizerConfig(_Section):
         description="auto = run it when the epochs have face and non-face trials; on = require "
         "it (an error without non-face images); off = never.",
     )
-    window: tuple[float, float] = Field(
+    interval: tuple[float, float] = Field(
         (0.1, 0.4),
-        description="Post-stimulus window [start, stop] (s) over which the amplitude is averaged.",
+        description="Post-stimulus interval [start, stop] (s) over which the amplitude is "
+        "averaged (the old key window is accepted until the next release).",
     )
     test: Literal["welch", "permutation"] = Field(
         "welch",
@@ -571,7 +591,12 @@ class LocalizerConfig(_Section):
         "face-selective contact.",
     )
 
-    @field_validator("window")
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keys(cls, data):
+        return _renamed(data, "window", "interval", "anatomy.localizer")
+
+    @field_validator("interval")
     @classmethod
     def _ordered_window(cls, value):
         if not value[0] < value[1]:
@@ -1027,13 +1052,14 @@ class StatsConfig(_Section):
         description="Sign-flip permutations of the cluster and per-window tests (all 2^n "
         "flips of n patients when 2^n is at most this).",
     )
-    tail: Literal[0, 1, -1] = Field(
-        0, description="Cluster test: 0 = two-sided, 1 = greater, -1 = less."
+    alternative: Literal["two-sided", "greater", "less"] = Field(
+        "two-sided", description="Alternative hypothesis of the sign-flip, cluster and onset "
+        "tests (the old key tail, 0 / 1 / -1, is accepted until the next release).",
     )
     cluster_threshold: float | None = Field(
         None,
         description="Cluster-forming t value; null = the t quantile of a two-sided (or "
-        "one-sided, by tail) test at alpha.",
+        "one-sided, by alternative) test at alpha.",
     )
     n_bootstrap: StrictInt = Field(
         200,
@@ -1042,6 +1068,13 @@ class StatsConfig(_Section):
         description="Patient bootstraps for the confidence interval of onset latencies "
         "(0 = no interval).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_keys(cls, data):
+        tails = {0: "two-sided", 1: "greater", -1: "less"}
+        return _renamed(data, "tail", "alternative", "stats",
+                        convert=lambda v: tails.get(v, v) if not isinstance(v, bool) else v)
 
 
 class Config(_Section):
@@ -1155,6 +1188,45 @@ def load_config(source=None, *, overrides=None) -> Config:
         return Config.model_validate(data)
     except ValidationError as err:
         raise config_error(err, Config, file, lines) from None
+
+
+_SECTIONS = ("bids", "preprocessing", "anatomy", "rsa", "models", "stats")
+
+
+def config_section(config, name: str):
+    """The validated ``name`` section of ``config``: how every stage takes its configuration.
+
+    Parameters
+    ----------
+    config : section | Config | Mapping | str | path-like | None
+        The section itself (returned as it is: the pipeline validates once and hands each stage
+        its section), or anything :func:`load_config` accepts, of which only ``name`` is used.
+    name : str
+        ``bids``, ``preprocessing``, ``anatomy``, ``rsa``, ``models`` or ``stats``.
+    """
+    if name not in _SECTIONS:
+        raise ValueError(f"name must be one of {_SECTIONS}, got {name!r}")
+    model = Config.model_fields[name].annotation
+    if isinstance(config, model):
+        return config
+    return getattr(load_config(config), name)
+
+
+def config_value(config, key: str, value=None):
+    """``value`` when given, else the dotted ``key`` of a whole configuration, else its default.
+
+    A stage takes values from outside its own section (``random_seed``,
+    ``rsa.condition_column`` ...) as keyword arguments; when a script hands it a whole
+    configuration instead of its section, this reads them from there.
+    """
+    if value is not None:
+        return value
+    if isinstance(config, _Section) and not isinstance(config, Config):
+        config = None  # a section: the other settings are not in it
+    node = load_config(config)
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
 
 
 def config_to_yaml(config) -> str:

@@ -173,7 +173,7 @@ def face_selectivity(epochs, *, window=(0.1, 0.4), test="welch", n_permutations=
     if not (tmin < tmax) or tmin < epochs.times[0] - 1e-9 or tmax > epochs.times[-1] + 1e-9:
         raise DataError(
             "The localizer window is not inside the epochs",
-            field="anatomy.localizer.window",
+            field="anatomy.localizer.interval",
             found=f"[{tmin}, {tmax}] s; epochs span [{epochs.times[0]:.3f}, "
             f"{epochs.times[-1]:.3f}] s",
             fix="Choose a post-stimulus window within the epochs, e.g. [0.1, 0.4]",

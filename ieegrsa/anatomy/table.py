@@ -323,7 +323,7 @@ def localize(recording=None, epochs=None, config=None) -> pd.DataFrame:
         loc = anatomy.localizer
         in_epochs = table["in_epochs"].to_numpy(bool)
         result = face_selectivity(
-            epochs, window=loc.window, test=loc.test, n_permutations=loc.n_permutations,
+            epochs, window=loc.interval, test=loc.test, n_permutations=loc.n_permutations,
             alternative=loc.alternative, alpha=loc.alpha, min_d_prime=loc.min_d_prime,
             seed=config.random_seed, picks=list(table.loc[in_epochs, "name"]),
         ).set_index("name")
@@ -331,7 +331,7 @@ def localize(recording=None, epochs=None, config=None) -> pd.DataFrame:
             stats.loc[in_epochs, column] = table.loc[in_epochs, "name"].map(
                 result[column]).to_numpy()
         stats["face_selective"] = stats["face_selective"].fillna(False).astype(bool)
-        localizer_info = {"ran": True, "test": loc.test, "window": list(loc.window),
+        localizer_info = {"ran": True, "test": loc.test, "window": list(loc.interval),
                           "alternative": loc.alternative, "alpha": loc.alpha,
                           "n_face": int(result["n_face"].max()) if len(result) else 0,
                           "n_nonface": int(result["n_nonface"].max()) if len(result) else 0}

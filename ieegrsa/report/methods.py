@@ -150,7 +150,7 @@ def _anatomy(config) -> str:
     if run == "off":
         text.append("No face-selectivity localizer was run.")
     else:
-        w0, w1 = _get(loc, "window", (0.1, 0.4))
+        w0, w1 = _get(loc, "interval", (0.1, 0.4))
         test = _get(loc, "test", "welch")
         test = ("Welch's t-test" if test == "welch" else
                 f"a permutation test of Welch's t ({_get(loc, 'n_permutations', 1000)} "
@@ -334,8 +334,8 @@ def _stats(config) -> str:
     if contrasts:
         names = _list([" \u2212 ".join(c) if len(c) > 1 else f"{c[0]} against 0"
                        for c in contrasts])
-        tail = {0: "two-sided", 1: "one-sided (greater)", -1: "one-sided (less)"}.get(
-            _get(stats, "tail", 0), "two-sided")
+        tail = {"two-sided": "two-sided", "greater": "one-sided (greater)",
+                "less": "one-sided (less)"}[stats.alternative]
         threshold = _get(stats, "cluster_threshold", None)
         threshold = (f"a cluster-forming t of {threshold:g}" if threshold is not None
                      else "the t quantile at \u03b1 as cluster-forming threshold")

@@ -104,7 +104,7 @@ def group_statistics(similarity: pd.DataFrame, config, *, n_jobs=None) -> dict[s
             out["signflip"].append(sign_flip_test(
                 testable, contrast, column="objective", by="roi",
                 n_permutations=max(stats.n_permutations, 1), seed=config.random_seed,
-                tail=stats.tail, alpha=stats.alpha, min_subjects=stats.min_patients,
+                tail=_TAILS[stats.alternative], alpha=stats.alpha, min_subjects=stats.min_patients,
                 transform=stats.transform).assign(family=family))
             clusters, onsets = _clusters_and_onsets(testable, contrast, stats, config, n_jobs)
             out["clusters"].append(clusters.assign(family=family))
@@ -138,9 +138,12 @@ def _check_formulas(similarity, stats):
                               fix=f"use columns of the table: {', '.join(sorted(columns))}")
 
 
+_TAILS = {"two-sided": 0, "greater": 1, "less": -1}
+
+
 def _clusters_and_onsets(testable, contrast, stats, config, n_jobs):
     """Cluster tests and onsets of the ROIs with enough patients; the others are labelled."""
-    tail = stats.tail
+    tail = _TAILS[stats.alternative]
     counts = testable.groupby("roi")["subject"].nunique()
     enough = [roi for roi, n in counts.items()
               if n >= stats.min_patients and min_attainable_p(n, tail) <= stats.alpha]

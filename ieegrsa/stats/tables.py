@@ -116,7 +116,7 @@ COLUMNS = {
         **_FAMILY,
         **_TEST,
         "onset": {"Description": "Start of the first significant cluster, of either sign with "
-                             "a two-sided stats.tail (n/a when none)",
+                             "a two-sided stats.alternative (n/a when none)",
                   "Units": "s"},
         "ci_low": {"Description": "Lower bound of the patient-bootstrap interval", "Units": "s"},
         "ci_high": {"Description": "Upper bound of the patient-bootstrap interval", "Units": "s"},
