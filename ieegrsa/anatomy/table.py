@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..preprocessing import epochs_contacts
 from .atlases import atlas_info, register_atlas, resolve_atlas_name
 from .labels import NA, atlas_column, hemisphere_of, label_contacts
 from .localizer import COLUMNS as SELECTIVITY_COLUMNS
@@ -46,8 +47,8 @@ def contact_positions(recording=None, epochs=None) -> pd.DataFrame:
     """Contacts and their MNI positions (mm), from the epochs if given, else from the recording.
 
     With epochs, the rows are the epochs' iEEG channels in their order; positions come from
-    :func:`ieegrsa.preprocessing.epochs_contacts` where available, else from the channel
-    locations of the epochs' info (so re-referenced bipolar channels keep their midpoints).
+    :func:`ieegrsa.preprocessing.epochs_contacts`, i.e. the channel locations of the epochs'
+    info (so re-referenced bipolar channels keep their midpoints).
     The recording's contact table supplies space, type, status and group by name; bad contacts
     of the recording that the epochs no longer hold are appended (so the table shows why they
     are not analysed).
@@ -126,36 +127,14 @@ def _complete_from_recording(table: pd.DataFrame, rec: pd.DataFrame) -> pd.DataF
 
 
 def _epochs_positions(epochs) -> pd.DataFrame:
-    try:
-        from ..preprocessing import epochs_contacts
-    except ImportError:
-        epochs_contacts = None
+    """The epochs' iEEG channels as contacts, bad ones marked (positions from the info)."""
     names = [epochs.ch_names[i] for i in _ieeg_picks(epochs)]
-    if epochs_contacts is not None:
-        try:
-            table = epochs_contacts(epochs)
-        except Exception as err:  # fall back to the channel locations of the info
-            logger.debug("epochs_contacts failed (%s); using the epochs' channel locations", err)
-            table = None
-        if table is not None and {"name", "x", "y", "z"} <= set(table.columns):
-            table = table[table["name"].isin(names)].reset_index(drop=True)
-            bads = set(epochs.info["bads"])
-            if bads:
-                table["status"] = np.where(table["name"].isin(bads), "bad", None)
-            return table
-    rows = []
+    table = epochs_contacts(epochs)
+    table = table[table["name"].isin(names)].reset_index(drop=True)
     bads = set(epochs.info["bads"])
-    types = epochs.get_channel_types()
-    for i, name in enumerate(epochs.ch_names):
-        if name not in names:
-            continue
-        loc = np.asarray(epochs.info["chs"][i]["loc"][:3], dtype=float)
-        if not np.all(np.isfinite(loc)) or not np.any(loc):
-            loc = np.full(3, np.nan)
-        x, y, z = loc * 1000.0
-        rows.append({"name": name, "x": x, "y": y, "z": z, "type": types[i],
-                     "status": "bad" if name in bads else "good"})
-    return pd.DataFrame(rows, columns=["name", "x", "y", "z", "type", "status"])
+    if bads:
+        table["status"] = np.where(table["name"].isin(bads), "bad", None)
+    return table
 
 
 def _ieeg_picks(epochs) -> list[int]:
