@@ -1,13 +1,13 @@
 """How ieegrsa's configuration schema is read from YAML, reported on and written as a template.
 
-Nothing here knows the settings themselves (they are in :mod:`ieegrsa.config`): every function
+Nothing here knows the settings themselves (they are in the section modules of
+:mod:`ieegrsa.config`): every function
 walks whatever pydantic schema it is given, so that adding a section to the configuration needs
 no change here.
 """
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import textwrap
 import types
@@ -18,17 +18,11 @@ from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from pydantic_core import PydanticCustomError
 
-from .errors import ConfigError
+from .._check import did_you_mean
+from ..errors import ConfigError
 
 TEMPLATE_WIDTH = 99
-
-
-def invalid(what: str, fix: str) -> PydanticCustomError:
-    """An error for a value that has the right type but cannot be used."""
-    # The fix travels in the context so that the ConfigError can show it apart from the problem.
-    return PydanticCustomError("ieegrsa_invalid", "{what}", {"what": what, "fix": fix})
 
 
 def read_yaml_mapping(file: Path):
@@ -38,7 +32,8 @@ def read_yaml_mapping(file: Path):
             "The configuration file does not exist" if not file.exists()
             else "The configuration path is not a file",
             file=file,
-            fix=f"Check the path given to --config (it points to {file.absolute()})",
+            field="source",  # load_config's parameter; the command line names its own flag
+            fix=f"Give the path of a YAML file (this one resolves to {file.absolute()})",
         )
     try:
         text = file.read_text(encoding="utf-8-sig")
@@ -158,13 +153,13 @@ def _problem(error, root, lines):
         loc = (*parent, key)
         valid = list(_model_at(root, parent).model_fields)
         place = f"under '{_dotted(parent)}'" if parent else "at the top level"
-        close = difflib.get_close_matches(key, valid, n=1)
+        close = did_you_mean(key, valid)
         elsewhere = [p for p in _all_field_paths(root) if p[-1] == key and p[:-1] != parent]
         if elsewhere:  # an exact key of another section beats a near miss here
             places = " or ".join(_dotted(p) for p in elsewhere[:3])
             hint = f"'{key}' belongs in a section (write it as {places}). "
         elif close:
-            hint = f"Did you mean '{close[0]}'? "
+            hint = close[:1].upper() + close[1:]
         else:
             hint = ""
         fix = f"{hint}Valid keys {place}: {', '.join(valid)}"
