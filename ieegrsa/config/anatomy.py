@@ -16,6 +16,7 @@ __all__ = ["AnatomyConfig", "LocalizerConfig", "ROIDefinitionConfig", "AtlasFile
 
 _PostStimulus = ordered_interval("[0.1, 0.4] (s after image onset)")
 
+
 class ROIDefinitionConfig(_Section):
     """One region of interest (see ieegrsa/data/rois.yaml for the packaged ones).
 
@@ -128,7 +129,6 @@ class LocalizerConfig(_Section):
     @classmethod
     def _old_keys(cls, data):
         return _renamed(data, "window", "interval", "anatomy.localizer")
-
 
 
 class AnatomyConfig(_Section):

@@ -10,6 +10,7 @@ from ._base import _Section
 
 __all__ = ["ModelsConfig", "NetworkConfig"]
 
+
 class NetworkConfig(_Section):
     """One network whose layer RDMs are compared with the neural RDMs."""
 

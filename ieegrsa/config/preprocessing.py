@@ -13,6 +13,7 @@ __all__ = ["PreprocessingConfig"]
 _Band = ordered_interval("[70, 150] (Hz)")
 _Baseline = ordered_interval("[-0.2, 0] (s, relative to image onset)")
 
+
 class PreprocessingConfig(_Section):
     """From the raw recording to epochs of high-gamma amplitude (or of broadband voltage).
 

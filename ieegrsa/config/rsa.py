@@ -11,6 +11,7 @@ from ._base import _Section, invalid
 
 __all__ = ["RSAConfig", "NeuralMetric", "DEFAULT_NEURAL_METRIC"]
 
+
 NeuralMetric = Literal[
     "correlation", "euclidean", "cosine", "mahalanobis", "crossnobis", "cv-euclidean"]
 #: The default neural dissimilarity per pattern, chosen from the validation study

@@ -10,6 +10,7 @@ from ._base import _renamed, _Section
 
 __all__ = ["StatsConfig"]
 
+
 class StatsConfig(_Section):
     """Group statistics across patients: mixed models per ROI and window, sign-flip checks,
     cluster tests, onsets.
