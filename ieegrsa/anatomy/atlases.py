@@ -26,13 +26,13 @@ Every atlas is loaded once per process (:func:`load_atlas` is cached).
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from pathlib import Path
 
 import pandas as pd
 
+from .._check import did_you_mean
 from ..errors import ConfigError, DataError
 from ._atlas_files import (
     Atlas,
@@ -91,12 +91,12 @@ def resolve_atlas_name(name) -> str:
     found = _lookup_key(name) if isinstance(name, str) else None
     if found is None:
         valid = list(_REGISTRY)
-        close = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.5)
+        hint = did_you_mean(name, valid, cutoff=0.5)
         raise ConfigError(
             "Unknown atlas",
             field="anatomy.atlases",
             found=name,
-            fix=(f"Did you mean {close[0]!r}? " if close else "")
+            fix=hint[:1].upper() + hint[1:]  # the fix opens a sentence
             + f"Valid atlases: {', '.join(valid)} (see ieegrsa.anatomy.list_atlases())",
         )
     return found

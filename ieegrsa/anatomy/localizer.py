@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .._check import check_option
 from ..errors import DataError
 
 __all__ = ["face_selectivity", "welch_t", "permutation_labels", "COLUMNS"]
@@ -148,6 +149,8 @@ def face_selectivity(epochs, *, window=(0.1, 0.4), test="welch", n_permutations=
         Without metadata, without a ``category`` column, with fewer than two face or two
         non-face trials, or for a window outside the epochs.
     """
+    check_option("test", test, ("welch", "permutation"), what="localizer test")
+    check_option("alternative", alternative, ("greater", "two-sided", "less"))
     metadata = getattr(epochs, "metadata", None)
     if metadata is None or category_column not in metadata.columns:
         raise DataError(
@@ -185,14 +188,11 @@ def face_selectivity(epochs, *, window=(0.1, 0.4), test="welch", n_permutations=
     if test == "welch":
         t, df = welch_t(Xf, Xn)
         p = _t_p(t, df, alternative)
-    elif test == "permutation":
+    else:  # permutation
         t, _ = welch_t(Xf, Xn)
         rng = np.random.default_rng(seed)
         keep = is_face | is_nonface
         p = _permutation_p(X[keep], is_face[keep], t, int(n_permutations), rng, alternative)
-    else:
-        raise DataError("Unknown localizer test", field="anatomy.localizer.test", found=test,
-                        fix="Use 'welch' or 'permutation'")
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         mf, mn = np.nanmean(Xf, axis=0), np.nanmean(Xn, axis=0)

@@ -8,7 +8,6 @@ A configuration's ``anatomy.roi_definitions`` overrides fields of a packaged ROI
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .._check import check_option, did_you_mean
 from ..errors import ConfigError
 from .atlases import load_atlas
 from .labels import lookup, region_distance
@@ -85,17 +85,21 @@ def _as_dict(value) -> dict:
     return dict(value)
 
 
+def _sentence(hint: str) -> str:
+    """``hint`` opening a sentence of a fix (capitalised, names untouched)."""
+    return hint[:1].upper() + hint[1:]
+
+
 def _resolve_peaks(name: str, peaks, known: Mapping) -> tuple:
     out = []
     for k, peak in enumerate(peaks or ()):
         if isinstance(peak, str):
             if peak not in known:
-                close = difflib.get_close_matches(peak, list(known), n=1)
                 raise ConfigError(
                     f"ROI {name!r} names an unknown peak",
                     field=f"anatomy.roi_definitions.{name}.peaks",
                     found=peak,
-                    fix=(f"Did you mean {close[0]!r}? " if close else "")
+                    fix=_sentence(did_you_mean(peak, known))
                     + f"Known peaks: {', '.join(known)}; or give coordinates [x, y, z] (MNI mm)",
                 )
             out.append((peak, tuple(float(v) for v in known[peak]["mni"])))
@@ -164,12 +168,11 @@ def resolve_rois(names, definitions: Mapping[str, ROIDefinition]) -> list[ROIDef
     chosen = []
     for name in names:
         if name not in definitions:
-            close = difflib.get_close_matches(str(name), list(definitions), n=1)
             raise ConfigError(
                 "Unknown ROI",
                 field="anatomy.rois",
                 found=name,
-                fix=(f"Did you mean {close[0]!r}? " if close else "")
+                fix=_sentence(did_you_mean(name, definitions))
                 + f"Valid ROIs: {', '.join(definitions)} (or define it under "
                 "anatomy.roi_definitions)",
             )
@@ -197,12 +200,11 @@ def roi_label_values(roi: ROIDefinition) -> tuple[np.ndarray, list[str]]:
     for pattern in roi.labels:
         hits = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
         if not hits:
-            close = difflib.get_close_matches(pattern, names, n=3)
             raise ConfigError(
                 f"A label of ROI {roi.name!r} is not in the atlas {atlas.name}",
                 field=f"anatomy.roi_definitions.{roi.name}.labels",
                 found=pattern,
-                fix=(f"Close labels: {', '.join(close)}. " if close else "")
+                fix=_sentence(did_you_mean(pattern, names, n=3))
                 + "See ieegrsa.anatomy.load_atlas(name).labels for the atlas' label names",
             )
         matched += [h for h in hits if h not in matched]
@@ -232,6 +234,7 @@ def roi_membership(xyz, rois, *, method: str = "atlas", max_distance: float = 3.
         Distance (mm) from each point to the ROI: to its nearest voxel (atlas; 0 inside) or to
         the surface of its nearest sphere (sphere; 0 inside). NaN for missing coordinates.
     """
+    check_option("method", method, ("atlas", "sphere"), what="ROI method", error=ConfigError)
     xyz = np.asarray(xyz, dtype=float).reshape(-1, 3)
     finite = np.isfinite(xyz).all(axis=1)
     member, distance = {}, {}
@@ -241,7 +244,7 @@ def roi_membership(xyz, rois, *, method: str = "atlas", max_distance: float = 3.
             _, _, labelled = lookup(roi.atlas, xyz, max_distance)
             member[roi.name] = finite & np.isin(labelled, values) & (labelled > 0)
             distance[roi.name] = region_distance(roi.atlas, values, xyz)
-        elif method == "sphere":
+        else:  # sphere
             if not roi.peaks:
                 raise ConfigError(
                     f"ROI {roi.name!r} has no peaks for a sphere definition",
@@ -253,9 +256,6 @@ def roi_membership(xyz, rois, *, method: str = "atlas", max_distance: float = 3.
             d = np.linalg.norm(xyz[:, None, :] - centres[None, :, :], axis=2).min(axis=1)
             member[roi.name] = finite & (d <= r)
             distance[roi.name] = np.where(finite, np.maximum(d - r, 0.0), np.nan)
-        else:
-            raise ConfigError("Unknown ROI method", field="anatomy.roi_method", found=method,
-                              fix="Use 'atlas' or 'sphere'")
     names = [roi.name for roi in rois]
     return (pd.DataFrame(member, columns=names).astype(bool),
             pd.DataFrame(distance, columns=names, dtype=float))

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..config import SUPPORTED_SPACES
 from ..errors import BIDSError
+from ._tables import check_unique
 from .discovery import listing, sidecar_path
 from .stimuli import read_tsv
 
@@ -160,15 +161,7 @@ def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume
                 fix="Give coordinates as numbers, or n/a where unknown",
             )
         table[axis] = values * scale
-    duplicated = table["name"][table["name"].duplicated()]
-    if len(duplicated):
-        raise BIDSError(
-            "The electrodes file lists a contact twice",
-            file=electrodes_file,
-            field="name",
-            found=", ".join(pd.unique(duplicated)[:5]),
-            fix="Keep one row per contact",
-        )
+    check_unique(table, "name", electrodes_file, "electrodes file", item="contact")
     table.insert(4, "space", space if space is not None else "n/a")
     table.attrs["electrodes_file"] = str(electrodes_file)
     table.attrs["coordsystem_file"] = str(coordsystem_file)

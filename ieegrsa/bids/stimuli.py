@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BIDSError
+from ._tables import check_unique
 
 __all__ = ["read_tsv", "build_stimuli", "FACE_GEOMETRY", "STIMULUS_COLUMNS"]
 
@@ -156,15 +157,7 @@ def build_stimuli(
                 found=f"columns {list(table.columns)}",
                 fix="Add stim_file (see bids_templates/stimuli.tsv)",
             )
-        duplicated = table["stim_file"][table["stim_file"].duplicated()]
-        if len(duplicated):
-            raise BIDSError(
-                "The stimulus table lists an image twice",
-                file=table_path,
-                field="stim_file",
-                found=", ".join(pd.unique(duplicated)[:5]),
-                fix="Keep one row per image",
-            )
+        check_unique(table, "stim_file", table_path, "stimulus table", item="image")
 
     for column in ("identity", "expression", "category"):
         events[column] = _merge_column(events, table, column, table_path)

@@ -24,6 +24,9 @@ import re
 import numpy as np
 import pandas as pd
 
+from .._check import check_option, did_you_mean
+from ..errors import ConfigError
+
 logger = logging.getLogger("ieegrsa")
 
 __all__ = ["contact_groups", "select_contacts", "reference_matrix", "rereference",
@@ -175,11 +178,8 @@ def reference_matrix(contacts: pd.DataFrame, scheme: str = "bipolar", *, max_dis
     dropped : dict
         ``{contact name: reason}`` for contacts that feed no output channel.
     """
-    if scheme not in REFERENCES:
-        from ..errors import ConfigError
-
-        raise ConfigError("Unknown re-reference scheme", field="preprocessing.reference",
-                          found=scheme, fix=f"Use one of: {', '.join(REFERENCES)}")
+    check_option("scheme", scheme, REFERENCES, what="re-reference scheme", error=ConfigError,
+                 fix=did_you_mean(scheme, REFERENCES) + f"Use one of: {', '.join(REFERENCES)}")
     contacts = contacts.reset_index(drop=True)
     n = len(contacts)
     names = list(contacts["name"])

@@ -6,6 +6,7 @@ import functools
 
 import numpy as np
 
+from ieegrsa._check import check_option
 from ieegrsa.errors import DataError
 
 #: The categorical models (stimulus properties) a study's code can follow.
@@ -108,7 +109,5 @@ def _check_design(n_patients, seed, n_identities, n_expressions, n_repetitions, 
               _check_int(n_identities, "n_identities", 2),
               _check_int(n_expressions, "n_expressions", 2),
               _check_int(n_repetitions, "n_repetitions", 1))
-    if effect_model not in MODELS:
-        raise DataError("unknown effect_model", field="effect_model", found=repr(effect_model),
-                        fix=f"choose one of {MODELS}")
+    check_option("effect_model", effect_model, MODELS)
     return counts

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from types import MappingProxyType
 
+from ieegrsa._check import check_option, did_you_mean
 from ieegrsa.errors import DataError
 
 __all__ = ["PRESETS", "EFFECTS", "AREAS", "ROIS", "MODELS", "CODES", "EXPRESSIONS",
@@ -121,9 +122,8 @@ def resolve_preset(preset) -> dict:
     dict
         The preset's parameters, with ``name`` added.
     """
-    if not isinstance(preset, str) or preset not in PRESETS:
-        raise DataError("Unknown simulation preset", field="preset", found=preset,
-                        fix=f"Use one of: {', '.join(PRESETS)}")
+    check_option("preset", preset, PRESETS, what="simulation preset",
+                 fix=did_you_mean(preset, PRESETS) + f"Use one of: {', '.join(PRESETS)}")
     return {"name": preset, **copy.deepcopy(dict(PRESETS[preset]))}
 
 

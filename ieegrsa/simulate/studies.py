@@ -80,6 +80,7 @@ import pandas as pd
 import scipy.special
 import scipy.stats
 
+from ieegrsa._check import check_option
 from ieegrsa.errors import DataError
 
 from ._common import (
@@ -309,12 +310,8 @@ def _simulate(n_patients, *, seed, effect, effect_model, effect_rois, n_identiti
     n_patients, seed, n_identities, n_expressions, n_repetitions = _check_design(
         n_patients, seed, n_identities, n_expressions, n_repetitions, effect_model)
     _check_range(effect, "effect", 0, np.inf)
-    if spatial not in ("gaussian", "ar1"):
-        raise DataError("unknown spatial noise model", field="spatial", found=repr(spatial),
-                        fix="choose 'gaussian' or 'ar1'")
-    if effect_shape not in ("hann", "box"):
-        raise DataError("unknown effect_shape", field="effect_shape", found=repr(effect_shape),
-                        fix="choose 'hann' or 'box'")
+    check_option("spatial", spatial, ("gaussian", "ar1"), what="spatial noise model")
+    check_option("effect_shape", effect_shape, ("hann", "box"))
     _check_range(shared_noise, "shared_noise", 0, 1, closed_high=False)
     for name, value in (("reference_noise", reference_noise), ("response", response),
                         ("response_sd", response_sd), ("effect_variability", effect_variability),
