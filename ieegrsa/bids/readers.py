@@ -177,7 +177,7 @@ def _load_recording(bids_root, subject, task, session, run, *, require_stimuli, 
         raise BIDSError(
             f"There is no participant '{subject}' in this dataset",
             file=root,
-            field="participant_label",
+            field="subject",
             found=f"participants {listing(subjects)}",
             fix="Use one of those labels (without or with the sub- prefix)",
         )
@@ -197,7 +197,7 @@ def _load_recording(bids_root, subject, task, session, run, *, require_stimuli, 
             file=root / f"sub-{subject}",
             field="task",
             found=f"tasks {listing(tasks)}",
-            fix="Choose one of those tasks (--task or bids.task in the config)",
+            fix="Choose one of those tasks (task, or bids.task in the config)",
         )
     session = _choose_session(recordings, session, root, subject, task)
     if session is not None:
@@ -278,7 +278,7 @@ def _choose_session(recordings, session, root, subject, task):
             file=root / f"sub-{subject}",
             field="session",
             found=f"sessions {listing(sessions)}",
-            fix="Name one session (--session-label or bids.session in the config)",
+            fix="Name one session (session, or bids.session in the config)",
         )
     return sessions[0] if sessions else None
 
