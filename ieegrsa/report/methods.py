@@ -1,4 +1,8 @@
-"""A methods paragraph generated from the configuration (a boilerplate, as fMRIPrep writes)."""
+"""A methods paragraph generated from the configuration (a boilerplate, as fMRIPrep writes).
+
+Each paragraph reads the sections of the validated :class:`~ieegrsa.config.Config`, so the
+defaults stated are the schema's own, with no second copy here.
+"""
 
 from __future__ import annotations
 
@@ -31,19 +35,6 @@ _CORRECTIONS = {
 }
 
 
-def _get(config, dotted: str, default=None):
-    """``config.a.b`` (attribute or key), ``default`` where a level is missing."""
-    value = config
-    for part in dotted.split("."):
-        if value is None:
-            return default
-        if isinstance(value, dict):
-            value = value.get(part, default)
-        else:
-            value = getattr(value, part, default)
-    return value
-
-
 def _ms(seconds) -> str:
     return f"{float(seconds) * 1000:g} ms"
 
@@ -61,135 +52,114 @@ def _list(items, conj: str = "and") -> str:
     return ", ".join(items[:-1]) + f" {conj} " + items[-1]
 
 
-def _preprocessing(config) -> str:
-    pre = _get(config, "preprocessing")
+def _preprocessing(pre) -> str:
+    """The preprocessing sentences, from the ``preprocessing`` section."""
     types = _list([t.upper() if t == "seeg" else "ECoG" if t == "ecog" else t
-                   for t in _get(pre, "channel_types", ["seeg", "ecog"])])
+                   for t in pre.channel_types])
     text = [f"Contacts of type {types.replace('SEEG', 'sEEG')} were analysed."]
     dropped = []
-    if _get(pre, "drop_bad", True):
+    if pre.drop_bad:
         dropped.append("contacts marked bad in channels.tsv")
-    status = _get(pre, "exclude_status", []) or []
-    if status:
+    if pre.exclude_status:
         dropped.append("contacts whose status description mentioned "
-                       + _list([f"\u201c{s}\u201d" for s in status], "or"))
-    channels = _get(pre, "exclude_channels", []) or []
-    if channels:
-        dropped.append(f"{len(channels)} contact(s) named in the configuration")
+                       + _list([f"\u201c{s}\u201d" for s in pre.exclude_status], "or"))
+    if pre.exclude_channels:
+        dropped.append(f"{len(pre.exclude_channels)} contact(s) named in the configuration")
     if dropped:
         text.append(f"We excluded {_list(dropped)}.")
-    reference = _get(pre, "reference", "bipolar")
-    distance = _get(pre, "neighbour_max_distance", None)
-    within = f" (neighbours at most {distance:g} mm apart)" if distance else ""
+    within = f" (neighbours at most {pre.neighbour_max_distance:g} mm apart)"
     text.append({
         "bipolar": f"Signals were re-referenced to a bipolar montage: each contact minus its next "
                    f"neighbour on the same shaft or strip{within}, placed at their midpoint.",
         "laplacian": f"Signals were re-referenced to a local Laplacian: each contact minus the "
                      f"mean of its two neighbours on the shaft or strip{within}.",
         "car": f"Signals were re-referenced to the common average of "
-               f"{'each shaft or strip' if _get(pre, 'car_scope') == 'group' else 'all contacts'}.",
+               f"{'each shaft or strip' if pre.car_scope == 'group' else 'all contacts'}.",
         "none": "Signals were analysed with their recorded reference.",
-    }.get(reference, f"Signals were re-referenced ({reference})."))
-    if _get(pre, "notch", True):
-        line = _get(pre, "line_freq", None)
-        line = f"{line:g} Hz" if line else "the power-line frequency of the recording's sidecar"
+    }[pre.reference])
+    if pre.notch:
+        line = (f"{pre.line_freq:g} Hz" if pre.line_freq
+                else "the power-line frequency of the recording's sidecar")
         text.append(f"Line noise was removed with notch filters at {line} and its harmonics.")
-    if _get(pre, "signal", "high_gamma") == "high_gamma":
-        low, high = _get(pre, "high_gamma_band", (70.0, 150.0))
-        width = _get(pre, "high_gamma_band_width", 10.0)
-        norm = _get(pre, "high_gamma_normalization", "mean")
+    if pre.signal == "high_gamma":
+        low, high = pre.high_gamma_band
         norm = {"mean": "divided by its mean over the recording",
                 "zscore": "z-scored over the recording",
-                "none": "left unnormalised"}.get(norm, norm)
+                "none": "left unnormalised"}[pre.high_gamma_normalization]
         text.append(f"The signal was the high-gamma amplitude: the Hilbert envelope in sub-bands "
-                    f"of at most {width:g} Hz spanning {low:g}\u2013{high:g} Hz, each {norm}, "
-                    f"averaged over sub-bands.")
+                    f"of at most {pre.high_gamma_band_width:g} Hz spanning "
+                    f"{low:g}\u2013{high:g} Hz, each {norm}, averaged over sub-bands.")
     else:
-        lowpass = _get(pre, "broadband_lowpass", None)
+        lowpass = pre.broadband_lowpass
         text.append("The signal was the broadband voltage" + (
             f", low-passed at {lowpass:g} Hz." if lowpass else "."))
-    tmin, tmax = _get(pre, "tmin", -0.2), _get(pre, "tmax", 0.8)
-    sfreq = _get(pre, "sfreq", None)
-    text.append(f"Data were resampled to {sfreq:g} Hz and epoched from {_s(tmin)} to {_s(tmax)} "
-                f"relative to image onset." if sfreq else
-                f"Data were epoched from {_s(tmin)} to {_s(tmax)} relative to image onset.")
-    mode = _get(pre, "baseline_mode", "zscore")
-    if mode != "none":
-        b0, b1 = _get(pre, "baseline", (-0.2, 0.0))
-        how = ("z-scored against the baseline pooled over trials" if mode == "zscore"
+    text.append(f"Data were resampled to {pre.sfreq:g} Hz and epoched from {_s(pre.tmin)} to "
+                f"{_s(pre.tmax)} relative to image onset.")
+    if pre.baseline_mode != "none":
+        b0, b1 = pre.baseline
+        how = ("z-scored against the baseline pooled over trials" if pre.baseline_mode == "zscore"
                else "corrected by subtracting each trial's baseline mean")
         text.append(f"Each contact was {how} ({_s(b0)} to {_s(b1)}).")
-    if _get(pre, "reject", True):
-        metrics = _list([m.replace("_", " ") for m in _get(pre, "reject_metrics", [])])
+    if pre.reject:
+        metrics = _list([m.replace("_", " ") for m in pre.reject_metrics])
         text.append(
             f"Outlier trials (e.g. interictal discharges) were detected per contact when their "
             f"{metrics} exceeded the median over trials by more than "
-            f"{_get(pre, 'reject_threshold', 5.0):g} robust standard deviations; trials that "
-            f"were outliers on more than {_get(pre, 'reject_max_fraction', 0.25):.0%} of the "
+            f"{pre.reject_threshold:g} robust standard deviations; trials that "
+            f"were outliers on more than {pre.reject_max_fraction:.0%} of the "
             f"contacts were dropped.")
     return " ".join(text)
 
 
-def _anatomy(config) -> str:
-    anat = _get(config, "anatomy")
-    atlases = _get(anat, "atlases", []) or []
-    rois = _get(anat, "rois", []) or []
-    text = [f"Contacts were labelled in the {_list(atlases)} atlases (primary: "
-            f"{_get(anat, 'primary_atlas', atlases[0] if atlases else 'n/a')}; contacts outside "
-            f"grey matter took the nearest label within {_get(anat, 'max_distance', 3.0):g} mm)."]
-    if _get(anat, "roi_method", "atlas") == "sphere":
-        how = f"spheres of {_get(anat, 'sphere_radius', 10.0):g} mm around literature peaks"
+def _anatomy(anat) -> str:
+    """The anatomy and localizer sentences, from the ``anatomy`` section."""
+    text = [f"Contacts were labelled in the {_list(anat.atlases)} atlases (primary: "
+            f"{anat.primary_atlas}; contacts outside grey matter took the nearest label within "
+            f"{anat.max_distance:g} mm)."]
+    if anat.roi_method == "sphere":
+        how = f"spheres of {anat.sphere_radius:g} mm around literature peaks"
     else:
         how = "their atlas labels"
-    text.append(f"They were assigned to the regions of interest {_list(rois)} by {how}"
+    text.append(f"They were assigned to the regions of interest {_list(anat.rois)} by {how}"
                 + {"function": ", keeping face-selective contacts (membership by function)",
                    "both": ", keeping contacts that were also face-selective"}.get(
-                       _get(anat, "membership", "anatomy"), "") + ".")
-    loc = _get(anat, "localizer")
-    run = _get(loc, "run", "auto")
-    if run == "off":
+                       anat.membership, "") + ".")
+    loc = anat.localizer
+    if loc.run == "off":
         text.append("No face-selectivity localizer was run.")
     else:
-        w0, w1 = _get(loc, "interval", (0.1, 0.4))
-        test = _get(loc, "test", "welch")
-        test = ("Welch's t-test" if test == "welch" else
-                f"a permutation test of Welch's t ({_get(loc, 'n_permutations', 1000)} "
-                f"relabellings)")
-        alternative = _get(loc, "alternative", "greater")
-        alternative = "faces > non-faces" if alternative == "greater" else "two-sided"
+        w0, w1 = loc.interval
+        test = ("Welch's t-test" if loc.test == "welch" else
+                f"a permutation test of Welch's t ({loc.n_permutations} relabellings)")
+        alternative = "faces > non-faces" if loc.alternative == "greater" else "two-sided"
         text.append(
-            f"{'Where the stimuli included non-face images, f' if run == 'auto' else 'F'}ace "
+            f"{'Where the stimuli included non-face images, f' if loc.run == 'auto' else 'F'}ace "
             f"selectivity was tested per contact on the amplitude averaged from {_s(w0)} to "
             f"{_s(w1)} with {test} ({alternative}), Benjamini-Hochberg FDR at "
-            f"{_get(loc, 'alpha', 0.05):g} across each patient's "
-            f"contacts and d\u2032 > {_get(loc, 'min_d_prime', 0.0):g}.")
+            f"{loc.alpha:g} across each patient's "
+            f"contacts and d\u2032 > {loc.min_d_prime:g}.")
     return " ".join(text)
 
 
-def _networks(config) -> str:
-    networks = _get(config, "models.networks", []) or []
-    if not networks:
+def _networks(models) -> str:
+    """The network-model sentences, from the ``models`` section."""
+    if not models.networks:
         return "No network models were used."
     parts = []
-    for net in networks:
-        name = _get(net, "label") or _get(net, "name")
-        weights = _get(net, "weights", ["random"]) or ["random"]
-        n = _get(net, "instances", 1)
+    for net in models.networks:
+        name = net.label or net.name
+        weights = net.weights or ["random"]
+        n = net.instances
         untrained = f"{n} randomly initialised (untrained) instance{'s' if n != 1 else ''}"
         named = [w for w in weights if w != "random"]
         weights = ("weights " + _list(named) if named else "") + (
             (" and " if named else "") + untrained if "random" in weights else "")
-        layers = _get(net, "layers", None)
-        layers = f"layers {_list(layers)}" if layers else "its default layers"
-        objective = _get(net, "objective", None)
-        objective = f", {objective}-trained" if objective else ""
-        extractor = _get(net, "name")
-        extractor = f"{extractor}{objective}; " if extractor != name else objective[2:] + (
+        layers = f"layers {_list(net.layers)}" if net.layers else "its default layers"
+        objective = f", {net.objective}-trained" if net.objective else ""
+        extractor = f"{net.name}{objective}; " if net.name != name else objective[2:] + (
             "; " if objective else "")
         parts.append(f"{name} ({extractor}{weights}; {layers})")
-    metric = _METRICS.get(_get(config, "models.metric", "correlation"),
-                          _get(config, "models.metric", "correlation"))
-    crops = {_get(net, "crop", "auto") for net in networks}
+    crops = {net.crop for net in models.networks}
     framing = ("Each network received the faces framed as it was trained to see them (dlib: "
                "the aligned 5-landmark chip of dlib.get_face_chip, 150 px, padding 0.25; fer "
                "and the 48-px networks: fer's square face box, 10 px added; VGG-Face(2): the "
@@ -199,35 +169,35 @@ def _networks(config) -> str:
                "crops." if crops == {"auto"} else
                f"Faces were cropped as configured per network ({_list(sorted(crops))}).")
     return (f"Network model RDMs were computed from the stimulus images with "
-            f"{_list(parts)}, using the {metric} between the layer activations. {framing}")
+            f"{_list(parts)}, using the {_METRICS[models.metric]} between the layer activations. "
+            f"{framing}")
 
 
-def _dissimilarity(metric, patterns, rsa) -> str:
+def _dissimilarity(rsa) -> str:
     """The dissimilarity sentence part: one metric, or one per pattern; folds, noise, why."""
+    patterns = rsa.pattern
+    metric = rsa.metric
     by_pattern = metric if isinstance(metric, dict) else dict.fromkeys(patterns, metric)
     names = {"roi": "ROI patterns", "contact": "single contacts"}
-    used = {by_pattern.get(p, "correlation") for p in patterns}
+    used = {by_pattern[p] for p in patterns}
     if len(used) == 1:
-        text = f"the {_METRICS.get(next(iter(used)), next(iter(used)))} as dissimilarity"
+        text = f"the {_METRICS[next(iter(used))]} as dissimilarity"
     else:
-        text = "as dissimilarity " + _list([
-            f"the {_METRICS.get(by_pattern[p], by_pattern[p])} for {names.get(p, p)}"
-            for p in patterns])
+        text = "as dissimilarity " + _list([f"the {_METRICS[by_pattern[p]]} for {names[p]}"
+                                            for p in patterns])
     if used & {"crossnobis", "cv-euclidean"}:
-        text += (f" (cross-validated over the folds of the {_get(rsa, 'cv_column')} column: "
+        text += (f" (cross-validated over the folds of the {rsa.cv_column} column: "
                  "the product of two conditions' difference in one fold with their "
                  "difference in the other folds pooled, averaged over folds; unbiased, so "
                  "conditions that do not differ have distances around 0, some negative)")
-    noise = _get(rsa, "noise", "none")
-    if used & {"crossnobis", "mahalanobis"} and noise != "none":
+    if used & {"crossnobis", "mahalanobis"} and rsa.noise != "none":
         noise = {"shrinkage_diag": "shrunk toward its diagonal",
                  "shrinkage_eye": "shrunk toward a scaled identity",
                  "diag": "its diagonal only",
-                 "full": "the full sample covariance"}.get(noise, noise)
+                 "full": "the full sample covariance"}[rsa.noise]
         text += (f", the noise precision estimated from the trial residuals ({noise}, "
-                 f"{'per window' if _get(rsa, 'noise_pooling', 'time') == 'time' else 'pooled'})")
-    if by_pattern == {p: DEFAULT_NEURAL_METRIC[p] for p in patterns
-                      if p in DEFAULT_NEURAL_METRIC}:
+                 f"{'per window' if rsa.noise_pooling == 'time' else 'pooled'})")
+    if by_pattern == {p: DEFAULT_NEURAL_METRIC[p] for p in patterns}:
         text += ("; ieegrsa's default, chosen from simulated studies (ieegrsa docs/"
                  "rdm_metrics.md): a single contact's high-gamma response codes stimuli largely "
                  "by its amplitude, which a correlation distance removes, and the "
@@ -237,106 +207,97 @@ def _dissimilarity(metric, patterns, rsa) -> str:
 
 
 def _rsa(config) -> str:
-    rsa = _get(config, "rsa")
-    patterns = _get(rsa, "pattern", ["roi"]) or ["roi"]
+    """The RSA paragraph, from the ``rsa`` and ``models`` sections of a whole Config."""
+    rsa = config.rsa
     pattern_text = _list([{"roi": "the pattern of all included contacts of each ROI",
-                           "contact": "the time course of each single contact"}.get(p, p)
-                          for p in patterns])
-    metric = _get(rsa, "metric", "correlation")
-    method = _get(rsa, "method", "spearman")
+                           "contact": "the time course of each single contact"}[p]
+                          for p in rsa.pattern])
     text = [
         f"Neural representational dissimilarity matrices (RDMs) were computed in sliding "
-        f"windows of {_ms(_get(rsa, 'window', 0.1))} moved in steps of "
-        f"{_ms(_get(rsa, 'step', 0.02))}, from {pattern_text}, over the conditions given by "
-        f"the {_get(rsa, 'condition_column', 'stim_file')} column (trials averaged per "
-        f"condition), with {_dissimilarity(metric, patterns, rsa)}.",
+        f"windows of {_ms(rsa.window)} moved in steps of {_ms(rsa.step)}, from {pattern_text}, "
+        f"over the conditions given by the {rsa.condition_column} column (trials averaged per "
+        f"condition), with {_dissimilarity(rsa)}.",
     ]
-    categorical = _get(config, "models.categorical", []) or []
+    categorical = config.models.categorical
     if categorical:
         text.append(f"Categorical model RDMs were built from the {_list(categorical)} columns of "
                     f"the stimulus table (0 = same, 1 = different).")
     else:
         text.append("No categorical model RDM was used.")
-    text.append(_networks(config))
-    partial = _get(rsa, "partial", "none")
+    text.append(_networks(config.models))
     partial_text = {
         "semi-partial": " Each network layer's RDM was controlled for the previous layer by a "
                         "semi-partial comparison (the previous layer removed from the model RDM "
                         "only).",
         "partial": " Each network layer's RDM was controlled for the previous layer by a partial "
                    "comparison (the previous layer removed from both RDMs).",
-    }.get(partial, " No partial or semi-partial control was applied (partial: none).")
-    text.append(f"Neural and model RDMs were compared with {_METHODS.get(method, method)} "
-                f"(method: {method}).{partial_text}")
-    n_perm = _get(rsa, "n_permutations", 0)
-    if n_perm:
+        "none": " No partial or semi-partial control was applied (partial: none).",
+    }[rsa.partial]
+    text.append(f"Neural and model RDMs were compared with {_METHODS[rsa.method]} "
+                f"(method: {rsa.method}).{partial_text}")
+    if rsa.n_permutations:
         text.append(
-            f"Significance was assessed with {n_perm} permutations of the condition labels: a "
-            f"p-value per window, and family-wise error control over the windows of each "
-            f"pattern and model with the maximum statistic and the cluster mass "
-            f"(cluster-forming level {_get(rsa, 'cluster_alpha', 0.05):g}).")
+            f"Significance was assessed with {rsa.n_permutations} permutations of the condition "
+            f"labels: a p-value per window, and family-wise error control over the windows of "
+            f"each pattern and model with the maximum statistic and the cluster mass "
+            f"(cluster-forming level {rsa.cluster_alpha:g}).")
     else:
         text.append("No permutation test was run (n_permutations: 0).")
-    if _get(rsa, "noise_ceiling", False):
+    if rsa.noise_ceiling:
         text.append(f"Noise ceilings were estimated per pattern and window as the split-half "
                     f"reliability of the neural RDM (odd versus even "
-                    f"{_get(rsa, 'cv_column', 'repetition')} folds), Spearman-Brown corrected.")
+                    f"{rsa.cv_column} folds), Spearman-Brown corrected.")
     else:
         text.append("No noise ceiling was estimated.")
     return " ".join(text)
 
 
-def _stats(config) -> str:
-    stats = _get(config, "stats")
-    transform = _get(stats, "transform", "fisher")
-    slopes = list(_get(stats, "slopes", ["objective"]) or [])
+def _stats(stats) -> str:
+    """The group-statistics paragraph, from the ``stats`` section."""
+    slopes = stats.slopes
     if slopes:
         random = (f"a random intercept and a random slope of the {_list(slopes)} per patient "
                   f"(lme4: (1 + {' + '.join(slopes)} | subject))")
     else:
         random = ("a random intercept per patient only (lme4: (1 | subject); without a random "
                   "slope, contacts count as replicates of the contrast)")
-    if _get(stats, "vc", "auto") == "auto":
+    if stats.vc == "auto":
         random += ", random intercepts of contacts (and network instances) nested in patients"
-    by = list(_get(stats, "by", []) or [])
+    by = stats.by
     if set(by) == {"roi", "window_start", "window_stop"}:
         where = " per ROI and window"
     else:
         where = f" separately per {_list(by)}" if by else " in one model of all rows"
-    correction = _get(stats, "correction", "fdr_bh")
-    alpha = _get(stats, "alpha", 0.05)
     tests = ("Fixed effects were tested with t tests on Satterthwaite degrees of freedom (as "
              "lmerTest)")
-    if _get(stats, "se_floor", "two-stage") == "two-stage":
+    if stats.se_floor == "two-stage":
         tests += ("; where the patient-level random effects were at the boundary (the "
                   "slope variance estimated at zero), the standard error was floored at the "
                   "two-stage (per-patient) estimate with the number of patients \u2212 1 "
                   "degrees of freedom (stats.se_floor)")
     text = [
-        f"Across patients, similarities{' (Fisher z-transformed)' if transform == 'fisher' else ''}"
-        f" were modelled{where} with linear mixed models (formula {_get(stats, 'formula')}) "
-        f"with {random}, fitted by "
-        f"{'REML' if _get(stats, 'reml', True) else 'maximum likelihood'}.",
-        f"{tests}; p-values were corrected with {_CORRECTIONS.get(correction, correction)} per "
-        f"term across windows and ROIs (\u03b1 = {alpha:g}).",
+        f"Across patients, similarities"
+        f"{' (Fisher z-transformed)' if stats.transform == 'fisher' else ''}"
+        f" were modelled{where} with linear mixed models (formula {stats.formula}) "
+        f"with {random}, fitted by {'REML' if stats.reml else 'maximum likelihood'}.",
+        f"{tests}; p-values were corrected with {_CORRECTIONS[stats.correction]} per "
+        f"term across windows and ROIs (\u03b1 = {stats.alpha:g}).",
     ]
-    compare = _get(stats, "compare", []) or []
-    if compare:
-        pairs = _list([f"{reduced} against {full}" for reduced, full in compare])
+    if stats.compare:
+        pairs = _list([f"{reduced} against {full}" for reduced, full in stats.compare])
         text.append(f"Nested models were compared by likelihood ratio, AIC and BIC, refitted by "
                     f"maximum likelihood per window ({pairs}).")
-    if _get(stats, "seed_study_bic", False):
+    if stats.seed_study_bic:
         text.append("As in the seed study, one pooled ordinary least-squares regression was "
                     "also compared with separate per-ROI regressions by BIC (patients not "
                     "modelled).")
-    contrasts = _get(stats, "contrasts", []) or []
-    n_perm = _get(stats, "n_permutations", 1000)
-    if contrasts:
+    n_perm = stats.n_permutations
+    if stats.contrasts:
         names = _list([" \u2212 ".join(c) if len(c) > 1 else f"{c[0]} against 0"
-                       for c in contrasts])
+                       for c in stats.contrasts])
         tail = {"two-sided": "two-sided", "greater": "one-sided (greater)",
                 "less": "one-sided (less)"}[stats.alternative]
-        threshold = _get(stats, "cluster_threshold", None)
+        threshold = stats.cluster_threshold
         threshold = (f"a cluster-forming t of {threshold:g}" if threshold is not None
                      else "the t quantile at \u03b1 as cluster-forming threshold")
         text.append(
@@ -348,9 +309,9 @@ def _stats(config) -> str:
         text.append(
             f"Differences over time were tested with {tail} cluster-based sign-flip "
             f"permutation tests ({n_perm} permutations, {threshold}); onset latencies had "
-            f"confidence intervals from {_get(stats, 'n_bootstrap', 0)} patient bootstraps.")
+            f"confidence intervals from {stats.n_bootstrap} patient bootstraps.")
     text.append(
-        f"ROIs with fewer than {_get(stats, 'min_patients', 5)} patients (stats.min_patients), "
+        f"ROIs with fewer than {stats.min_patients} patients (stats.min_patients), "
         f"or too few for the sign-flip test to reach \u03b1, are reported with their estimates "
         f"but without p-values (\u201ctoo few patients for a group claim\u201d).")
     return " ".join(text)
@@ -397,6 +358,7 @@ def methods_text(config=None, *, versions: dict | None = None) -> str:
             tools.append(f"{label} {versions[package]}")
     intro = (f"Data were analysed with {_list(tools)}. All randomness (permutations, bootstraps, "
              f"network initialisation) was seeded with random seed "
-             f"{_get(config, 'random_seed', 0)}.")
-    paragraphs = [intro, _preprocessing(config), _anatomy(config), _rsa(config), _stats(config)]
+             f"{config.random_seed}.")
+    paragraphs = [intro, _preprocessing(config.preprocessing), _anatomy(config.anatomy),
+                  _rsa(config), _stats(config.stats)]
     return "\n\n".join(p for p in paragraphs if p)
