@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._logging import mne_log_level, verbose
 from ..errors import BIDSError
 from .discovery import (
     check_bids_root,
@@ -98,6 +99,7 @@ class Recording:
         }
 
 
+@verbose
 def load_recording(
     bids_root,
     subject,
@@ -142,7 +144,8 @@ def load_recording(
     stimuli_table : str
         The stimulus table's path relative to ``bids_root``.
     verbose : bool | str | int | None
-        Logging level for this call (as in MNE).
+        Level of the ``ieegrsa`` logger during the call (``True`` = ``"INFO"``; ``None``: the
+        level set with :func:`ieegrsa.set_log_level`); MNE's messages show at ``"DEBUG"``.
 
     Returns
     -------
@@ -157,7 +160,7 @@ def load_recording(
     """
     import mne
 
-    with mne.utils.use_log_level(verbose if verbose is not None else "WARNING"):
+    with mne.utils.use_log_level(mne_log_level()):
         return _load_recording(
             bids_root, subject, task, session, run,
             require_stimuli=require_stimuli, require_mni=require_mni, assume_space=assume_space,

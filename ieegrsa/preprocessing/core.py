@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .._logging import mne_log_level, verbose
 from ..errors import DataError
 from .channels import contact_groups, reference_matrix, select_contacts
 from .epochs import (
@@ -39,7 +40,8 @@ REPORT_COLUMNS = ("name", "kind", "type", "group", "included", "reason", "channe
                   "n_outliers", "n_nan")
 
 
-def preprocess(recording, config=None, verbose=None, *, return_report=False):
+@verbose
+def preprocess(recording, config=None, *, verbose=None, return_report=False):
     """Turn one recording into epochs of high-gamma amplitude (or broadband voltage).
 
     The steps, each set in the ``preprocessing`` section of the configuration
@@ -71,7 +73,8 @@ def preprocess(recording, config=None, verbose=None, *, return_report=False):
         configuration, e.g. ``{"preprocessing": {"reference": "bipolar"}}``), or the
         ``preprocessing`` section itself.
     verbose : bool | str | int | None
-        Log level for this call (as in MNE); ``None`` keeps warnings only.
+        Level of the ``ieegrsa`` logger during the call (``True`` = ``"INFO"``; ``None``: the
+        level set with :func:`ieegrsa.set_log_level`); MNE's messages show at ``"DEBUG"``.
     return_report : bool
         Also return the per-contact report (see :data:`REPORT_COLUMNS`).
 
@@ -100,18 +103,12 @@ def preprocess(recording, config=None, verbose=None, *, return_report=False):
     """
     import mne
 
-    cfg = _section(config)
-    with mne.utils.use_log_level(verbose if verbose is not None else "WARNING"):
+    from ..config import config_section
+
+    cfg = config_section(config, "preprocessing")
+    with mne.utils.use_log_level(mne_log_level()):
         epochs, report = _preprocess(recording, cfg)
     return (epochs, report) if return_report else epochs
-
-
-def _section(config):
-    from ..config import PreprocessingConfig, load_config
-
-    if isinstance(config, PreprocessingConfig):
-        return config
-    return load_config(config).preprocessing
 
 
 def _preprocess(recording, cfg):

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
-import sys
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
+from ieegrsa._logging import progress_bar, verbose
 from ieegrsa.errors import DataError
 
 from . import signals
@@ -66,8 +65,9 @@ def _check_root(root, overwrite):
                                 "written by ieegrsa.simulate")
 
 
-def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=False, verbose=None,
-                 *, stimuli=None):
+@verbose
+def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=False, *,
+                 verbose=None, stimuli=None):
     """Write a realistic simulated face-viewing iEEG dataset in BIDS, with a planted ground truth.
 
     Patients with sEEG shafts and ECoG strips in MNI space view procedurally drawn faces (an
@@ -90,8 +90,10 @@ def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=Fals
         dict ``{roi: model}`` or ``{roi: {"model", "onset" (s), "window" (s), "strength"}}``.
     overwrite : bool
         Replace a dataset previously simulated at ``root``.
-    verbose : bool | None
-        Show a progress bar; None shows one only on an interactive terminal.
+    verbose : bool | str | int | None
+        Level of the ``ieegrsa`` logger during the call (``True`` = ``"INFO"``; ``None``: the
+        level set with :func:`ieegrsa.set_log_level`); at ``"INFO"`` and below a progress bar
+        over the patients is shown on a terminal.
     stimuli : str | path-like | None
         A folder of a lab's own images with a ``stimuli.tsv`` (``stim_file`` relative to that
         folder, ``identity``, ``expression``, ``category`` = face/nonface) to show instead of
@@ -127,7 +129,7 @@ def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=Fals
     tmp = root.parent / f".{root.name}.partial-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        _build(tmp, params, geometry, seed, verbose, stimuli)
+        _build(tmp, params, geometry, seed, stimuli)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -141,7 +143,7 @@ def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=Fals
     return root
 
 
-def _build(root, params, geometry, seed, verbose, source):
+def _build(root, params, geometry, seed, source):
     """Write the whole dataset into the (temporary) folder ``root``."""
     from ieegrsa import __version__
 
@@ -159,9 +161,8 @@ def _build(root, params, geometry, seed, verbose, source):
         "sex": demo_rng.choice(["F", "M"], len(labels)),
         "hand": demo_rng.choice(["R", "L", "A"], len(labels), p=[0.8, 0.15, 0.05]),
     })
-    show = sys.stderr.isatty() if verbose is None else bool(verbose)
     subjects = {}
-    for i, label in enumerate(tqdm(labels, desc="simulating patients", disable=not show)):
+    for i, label in enumerate(progress_bar(labels, desc="simulating patients")):
         subjects[label] = _write_patient(root, label, i, params, geometry, stimuli, seed)
 
     write_json(root / "dataset_description.json", {
