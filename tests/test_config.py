@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import yaml
 from pydantic import BaseModel
@@ -227,6 +230,8 @@ def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist") as info:
         load_config(path)
     assert str(path) in str(info.value)
+    # the parameter at fault, never a command-line flag (the CLI adds its own)
+    assert info.value.field == "source" and "--" not in str(info.value)
     with pytest.raises(ConfigError, match="not a file"):
         load_config(tmp_path)
 
@@ -260,3 +265,19 @@ def test_assignment_is_validated():
     assert config.n_jobs == 3
     with pytest.raises(ValueError):
         config.n_jobs = 0
+
+
+def test_import_is_light():
+    # `ieegrsa --help` imports the configuration: no stage may come with it
+    code = ("import sys, ieegrsa.config; "
+            "print(*sorted(m for m in sys.modules if m.startswith('ieegrsa.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert all(m.startswith(("ieegrsa.config", "ieegrsa._", "ieegrsa.errors")) for m in loaded), \
+        loaded
+
+
+def test_python_m_writes_the_template():
+    out = subprocess.run([sys.executable, "-m", "ieegrsa.config"], capture_output=True,
+                         text=True, check=True).stdout
+    assert out == config_template_yaml()
