@@ -279,7 +279,7 @@ def test_spearman_p_values_with_many_permutations_match_scipy(data, models):
 
 @pytest.mark.parametrize("tail", ["greater", "less", "two-sided"])
 def test_cluster_mass_null_matches_a_loop(data, models, tail):
-    res = permutation_test(data, models, "spearman", 40, seed=5, tail=tail)
+    res = permutation_test(data, models, "spearman", 40, seed=5, alternative=tail)
     T = {"greater": lambda x: x, "less": lambda x: -x, "two-sided": np.abs}[tail]
     Tn, To = T(res.null), T(res.observed)
     threshold = np.nanquantile(Tn, 0.95, axis=0)

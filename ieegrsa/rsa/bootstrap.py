@@ -17,19 +17,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._check import check_option
 from ..errors import DataError
-from .comparisons import compare
-from .permutation import (
-    _BLOCK,
-    _RANK,
+from ._layout import (
+    BLOCK,
     FAST_METHODS,
-    _cell_model_table,
-    _check_choice,
-    _inputs,
-    _Layout,
-    _model_table,
-    _nan_patterns,
+    METHODS,
+    RANK_METHODS,
+    Layout,
+    cell_model_table,
+    model_table,
+    nan_patterns,
+    usable_inputs,
 )
+from .comparisons import compare
 from .rdms import pair_index
 
 __all__ = ["bootstrap_conditions", "BootstrapResult"]
@@ -86,15 +87,15 @@ def bootstrap_conditions(data_rdms, model_rdms, method: str = "spearman",
     BootstrapResult
         ``.table`` (observed, ci_low, ci_high, se per cell and model), ``.samples``.
     """
-    _check_choice(method, FAST_METHODS + ("kendall-tau-a", "kendall-tau-b"), "method")
+    check_option("method", method, METHODS)
     if not 0 < ci < 1:
         raise DataError("ci must lie strictly between 0 and 1", field="ci", found=ci,
                         fix="pass e.g. 0.95")
     if int(n_bootstrap) < 1:
         raise DataError("n_bootstrap must be at least 1", field="n_bootstrap",
                         found=n_bootstrap, fix="pass e.g. 1000")
-    data, models = _inputs(data_rdms, model_rdms, method)
-    layout = _Layout(data, subject, windows, groups)
+    data, models = usable_inputs(data_rdms, model_rdms, method)
+    layout = Layout(data, subject, windows, groups)
     n_cond = data.n_conditions
     draws = np.random.default_rng(seed).integers(0, n_cond, size=(int(n_bootstrap), n_cond))
     counts = np.zeros((len(draws) + 1, n_cond))
@@ -106,7 +107,7 @@ def bootstrap_conditions(data_rdms, model_rdms, method: str = "spearman",
     stats[1:][(counts[1:] > 0).sum(axis=1) < 3] = np.nan
     observed, samples = stats[0], stats[1:]
     quantiles = np.nanquantile(samples, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
-    table = _cell_model_table(layout, _model_table(models, layout), observed)
+    table = cell_model_table(layout, model_table(models, layout), observed)
     table["ci_low"] = quantiles[0].ravel()
     table["ci_high"] = quantiles[1].ravel()
     table["se"] = np.nanstd(samples, axis=0, ddof=1).ravel()
@@ -116,7 +117,7 @@ def bootstrap_conditions(data_rdms, model_rdms, method: str = "spearman",
 
 
 # -- bootstrap engine ------------------------------------------------------------------------
-def _weighted_group_statistics(layout: _Layout, models: np.ndarray, weights: np.ndarray,
+def _weighted_group_statistics(layout: Layout, models: np.ndarray, weights: np.ndarray,
                                method: str) -> np.ndarray:
     """Cell statistics (n_samples, n_cells, n_models) with pair weights (n_samples, n_pairs)."""
     if method in FAST_METHODS and not np.isnan(models).any():
@@ -132,7 +133,7 @@ def _weighted_standardise(x, order, first, stop, w, method):
     (R or 1, B, P). Returns (R, B, P). A value tied with others in the weighted multiset gets
     the average rank ``L + (m + 1) / 2`` (``L`` the weight below it, ``m`` its tie group's).
     """
-    if method in _RANK:
+    if method in RANK_METHODS:
         ws = np.take_along_axis(w, order[:, None, :], axis=2)
         cum = np.concatenate([np.zeros(ws.shape[:2] + (1,)), np.cumsum(ws, axis=2)], axis=2)
         below = np.take_along_axis(cum, first[:, None, :], axis=2)
@@ -171,20 +172,20 @@ def _tie_groups(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _weighted_fast(layout, models, weights, method):
     values = layout.values
-    masks, mask_id = _nan_patterns(~np.isnan(values))
+    masks, mask_id = nan_patterns(~np.isnan(values))
     n_samples, n_pairs = weights.shape
     n_models = len(models)
     out = np.zeros((n_samples, layout.n_cells, n_models))
     data_ties = _tie_groups(values)
     model_ties = _tie_groups(models)
-    block = max(1, _BLOCK // ((n_models + 1) * n_pairs))
+    block = max(1, BLOCK // ((n_models + 1) * n_pairs))
     for start in range(0, n_samples, block):
         for u, mask in enumerate(masks):
             w = (weights[start:start + block] * mask)[None]  # (1, B, P)
             zm = _weighted_standardise(models, *model_ties, w, method)  # (M, B, P)
             wzm = w[0][:, None, :] * zm.transpose(1, 0, 2)  # (B, M, P)
             rows = np.flatnonzero(mask_id == u)
-            step = max(1, _BLOCK // (w.shape[1] * n_pairs))
+            step = max(1, BLOCK // (w.shape[1] * n_pairs))
             for r0 in range(0, len(rows), step):
                 r = rows[r0:r0 + step]
                 zd = _weighted_standardise(values[r], *(t[r] for t in data_ties), w, method)

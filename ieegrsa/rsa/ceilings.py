@@ -41,9 +41,11 @@ import pandas as pd
 import scipy.sparse
 from scipy.stats import rankdata
 
+from .._check import check_option
 from ..errors import DataError
+from ._inputs import as_rdms, descriptor_columns
 from .comparisons import compare
-from .rdms import RDMs, align, n_conditions_from_pairs
+from .rdms import RDMs, align
 
 __all__ = ["noise_ceiling", "split_half_ceiling", "split_half_rdms", "pool_rdms"]
 
@@ -68,7 +70,7 @@ def pool_rdms(values, method: str = "spearman") -> np.ndarray:
     numpy.ndarray, shape (n_rdms, n_pairs)
         The transformed RDMs; their (NaN-aware) mean is the pooled RDM for ``method``.
     """
-    _check_method(method)
+    check_option("method", method, _POOL_METHODS, what="comparison method for a noise ceiling")
     values = np.asarray(values, dtype=np.float64)
     if method in _RANK_METHODS:
         return rankdata(values, axis=1, nan_policy="omit")
@@ -119,8 +121,8 @@ def noise_ceiling(rdms, method: str = "spearman", *, subject: str | None = None,
     >>> data = truth + 0.5 * rng.random((6, 45))
     >>> noise_ceiling(data, "spearman")[["lower", "upper"]].round(2)  # doctest: +SKIP
     """
-    rdms = _as_rdms(rdms, "rdms")
-    by = _columns(by, rdms, "by")
+    rdms = as_rdms(rdms, "rdms")
+    by = descriptor_columns(by, rdms.descriptors, "by")
     subject = _subject_column(subject, rdms)
     desc = rdms.descriptors
     n = rdms.n_rdms
@@ -180,12 +182,12 @@ def split_half_ceiling(half_a, half_b, method: str = "spearman", *, on=None) -> 
         ``r_half`` = sim(a, b) and ``r_full = 2 r_half / (1 + r_half)``, the reliability
         expected with all trials (Spearman-Brown prophecy for doubling the data).
     """
-    half_a, half_b = _as_rdms(half_a, "half_a"), _as_rdms(half_b, "half_b")
+    half_a, half_b = as_rdms(half_a, "half_a"), as_rdms(half_b, "half_b")
     half_a, half_b = align(half_a, half_b)
     if on is None:
         on = [c for c in half_a.descriptors.columns if c in half_b.descriptors.columns]
-    on = _columns(on, half_a, "on")
-    _columns(on, half_b, "on")
+    on = descriptor_columns(on, half_a.descriptors, "on")
+    descriptor_columns(on, half_b.descriptors, "on")
     if on:
         key_a = pd.MultiIndex.from_frame(half_a.descriptors[on])
         key_b = pd.MultiIndex.from_frame(half_b.descriptors[on])
@@ -259,35 +261,10 @@ def split_half_rdms(X, labels, half, metric: str = "correlation", **kwargs) -> t
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _check_method(method):
-    if method not in _POOL_METHODS:
-        raise DataError("unknown comparison method for a noise ceiling", field="method",
-                        found=repr(method), fix=f"choose one of {_POOL_METHODS}")
-
-
-def _as_rdms(rdms, field: str) -> RDMs:
-    if isinstance(rdms, RDMs):
-        return rdms
-    values = np.asarray(rdms, dtype=np.float64)
-    n_pairs = values.shape[-1] if values.ndim else 0
-    return RDMs(values, range(n_conditions_from_pairs(n_pairs, field=field)))
-
-
-def _columns(columns, rdms: RDMs, field: str) -> list:
-    if columns is None:
-        return []
-    columns = [columns] if isinstance(columns, str) else list(columns)
-    missing = [c for c in columns if c not in rdms.descriptors.columns]
-    if missing:
-        raise DataError("no such descriptor column", field=field, found=f"{missing}",
-                        fix=f"choose among {list(rdms.descriptors.columns)}")
-    return columns
-
-
 def _subject_column(subject, rdms: RDMs) -> str | None:
     if subject is None:
         return "subject" if "subject" in rdms.descriptors.columns else None
-    return _columns(subject, rdms, "subject")[0]
+    return descriptor_columns(subject, rdms.descriptors, "subject")[0]
 
 
 def _indicator(code: np.ndarray, n: int) -> scipy.sparse.csr_matrix:

@@ -13,23 +13,24 @@ RDM and pattern and reused for every partner.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._check import check_option
 from ..errors import DataError
+from ._inputs import check_partial, rdm_values
+from .rdms import RDMs, n_conditions_from_pairs, pair_index
 
 __all__ = ["compare", "regress", "RegressionResult", "METHODS"]
 
 #: Comparison methods, and the ones that take ``partial``.
 METHODS = ("pearson", "spearman", "kendall-tau-a", "kendall-tau-b", "rho-a", "cosine", "corr_cov")
 _PARTIAL_METHODS = ("pearson", "spearman", "kendall-tau-b")
-_PARTIAL = ("partial", "semi-partial")
 # names other tools use (rsatoolbox's ``compare`` names map to the same statistic)
 _ALIASES = {
     "corr": "pearson", "correlation": "pearson", "kendall": "kendall-tau-b",
-    "tau-b": "kendall-tau-b", "tau-a": "kendall-tau-a", "semipartial": "semi-partial",
+    "tau-b": "kendall-tau-b", "tau-a": "kendall-tau-a",
 }
 
 
@@ -66,9 +67,10 @@ def compare(data_rdms, model_rdms, method: str = "spearman", covariates=None,
         compared plainly), an RDMs or an array (n_pairs,) or (n_cov_k, n_pairs). "Control for
         the previous layer" is ``covariates=[None] + [layers[k] for k in range(n - 1)]``.
     partial : {"partial", "semi-partial"} | None
-        With ``covariates``, for ``pearson``, ``spearman`` and ``kendall-tau-b``. With
-        :math:`R` the correlation matrix (Pearson, Spearman or Kendall tau-b) among the data
-        :math:`x`, the model :math:`y` and the covariates :math:`z`, and :math:`P = R^{-1}`:
+        With ``covariates``, for ``pearson``, ``spearman`` and ``kendall-tau-b`` (``"none"``,
+        the configuration's off value, is None). With :math:`R` the correlation matrix
+        (Pearson, Spearman or Kendall tau-b) among the data :math:`x`, the model :math:`y` and
+        the covariates :math:`z`, and :math:`P = R^{-1}`:
 
         - partial: :math:`r_{xy \cdot z} = -P_{xy} / \sqrt{P_{xx} P_{yy}}`;
         - semi-partial (covariates removed from the model only):
@@ -94,9 +96,9 @@ def compare(data_rdms, model_rdms, method: str = "spearman", covariates=None,
     data RDM, the model and the model's covariates; ranks are taken over those pairs only, as
     rsatoolbox does after dropping NaN pairs.
     """
-    method = _choose(method, METHODS, "method", aliases=_ALIASES)
+    method = check_option("method", method, METHODS, aliases=_ALIASES, lower=True)
+    partial = check_partial(partial)
     if partial is not None:
-        partial = _choose(partial, _PARTIAL, "partial", aliases=_ALIASES)
         if method not in _PARTIAL_METHODS:
             raise DataError(
                 f"partial and semi-partial comparisons are defined for {list(_PARTIAL_METHODS)}",
@@ -130,53 +132,12 @@ def compare(data_rdms, model_rdms, method: str = "spearman", covariates=None,
 
 # -- input parsing ---------------------------------------------------------------------------
 
-def _choose(value, choices, field, aliases=None):
-    """``value`` if it is one of ``choices`` (or an alias of one), else a did-you-mean error."""
-    name = str(value).lower() if isinstance(value, str) else value
-    name = (aliases or {}).get(name, name)
-    if name in choices:
-        return name
-    close = difflib.get_close_matches(str(value), list(choices) + list(aliases or {}), n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    raise DataError(f"unknown {field}", field=field, found=value,
-                    fix=f"{hint}choose one of {list(choices)}")
-
-
-def _is_rdms(obj) -> bool:
-    from .rdms import RDMs
-
-    return isinstance(obj, RDMs)
-
-
-def _matrix(obj, field, ndim=2) -> np.ndarray:
-    """Float64 array of condensed vectors with at least ``ndim`` dimensions (1-D = one RDM)."""
-    values = obj.values if _is_rdms(obj) else np.asarray(obj, dtype=np.float64)
-    while values.ndim < ndim:
-        values = values[np.newaxis]
-    if values.ndim != ndim or values.shape[-1] < 1:
-        raise DataError("RDMs must be condensed vectors", field=field,
-                        found=f"an array of shape {np.shape(values)}",
-                        fix="pass RDMs, or arrays (n_rdms, n_pairs) in squareform pair order")
-    return np.ascontiguousarray(values, dtype=np.float64)
-
-
-def _aligned(obj, ref, field) -> np.ndarray:
-    """Values of ``obj`` with its conditions in ``ref``'s order when both are labelled."""
-    if _is_rdms(obj) and ref is not None:
-        from .rdms import align
-
-        return align(ref, obj)[1].values
-    return _matrix(obj, field)
-
-
 def _data_and_models(data_rdms, model_rdms, method):
-    from .rdms import n_conditions_from_pairs
-
-    ref = next((r for r in (data_rdms, model_rdms) if _is_rdms(r)), None)
-    data = _matrix(data_rdms, "data_rdms")
+    ref = next((r for r in (data_rdms, model_rdms) if isinstance(r, RDMs)), None)
+    data = rdm_values(data_rdms, "data_rdms")
     if method == "corr_cov":  # the only method that needs the square structure
         n_conditions_from_pairs(data.shape[1], field="data_rdms")
-    model = _matrix(_aligned(model_rdms, ref, "model_rdms"), "model_rdms")
+    model = rdm_values(model_rdms, "model_rdms", like=ref)
     if data.shape[1] != model.shape[1]:
         raise DataError(
             "data and model RDMs must have the same number of pairs of conditions",
@@ -198,12 +159,11 @@ def _covariates(covariates, n_model, n_pairs, ref) -> list[np.ndarray]:
                 fix="give one entry (None, RDMs or array) per model, or pass an array "
                     "(n_cov, n_pairs) shared by all models")
         per_model = [np.empty((0, n_pairs)) if c is None
-                     else _matrix(_aligned(c, ref, "covariates"), "covariates")
-                     for c in covariates]
-    elif _is_rdms(covariates) or np.ndim(covariates) < 3:
-        per_model = [_matrix(_aligned(covariates, ref, "covariates"), "covariates")] * n_model
+                     else rdm_values(c, "covariates", like=ref) for c in covariates]
+    elif isinstance(covariates, RDMs) or np.ndim(covariates) < 3:
+        per_model = [rdm_values(covariates, "covariates", like=ref)] * n_model
     else:
-        values = _matrix(covariates, "covariates", ndim=3)
+        values = rdm_values(covariates, "covariates", ndim=3)
         if len(values) != n_model:
             raise DataError("per-model covariates need one set per model", field="covariates",
                             found=f"shape {values.shape} for {n_model} models",
@@ -323,8 +283,6 @@ def _double_centred(values, valid):
     Pairs are then scaled by sqrt(2), so that dot products are Frobenius products of the
     symmetric matrices.
     """
-    from .rdms import n_conditions_from_pairs, pair_index
-
     n = n_conditions_from_pairs(len(valid))
     rows, cols = (index[valid] for index in pair_index(n))
     q = len(rows)

@@ -40,20 +40,18 @@ its pairs) are NaN at that time point. Noise covariances use pairwise-complete m
 
 from __future__ import annotations
 
-import logging
-import warnings
-
 import numba
 import numpy as np
 import pandas as pd
 
+from .._check import check_option
 from ..errors import DataError
+from ._inputs import check_descriptors, check_X, encode_cv, encode_labels
+from ._sums import group_sums
 from .noise import NOISE_METHODS, noise_precision, resolve_noise
 from .rdms import RDMs
 
 __all__ = ["rdm_movie", "noise_precision", "METRICS", "CV_METRICS", "NOISE_METHODS"]
-
-logger = logging.getLogger("ieegrsa")
 
 #: Every value of ``metric`` that :func:`rdm_movie` accepts.
 METRICS = ("correlation", "euclidean", "cosine", "mahalanobis", "crossnobis", "cv-euclidean")
@@ -84,7 +82,8 @@ def rdm_movie(X, labels, metric: str = "correlation", cv=None, noise=None, *, co
         Noise precision for ``"mahalanobis"`` and ``"crossnobis"``: None (identity), a matrix
         (n_features, n_features) shared by all time points, one per time point (n_times,
         n_features, n_features), or the name of an estimator in :data:`NOISE_METHODS`, which
-        estimates it from the residuals of ``X`` with :func:`noise_precision`.
+        estimates it from the residuals of ``X`` with :func:`noise_precision`. ``"none"`` (the
+        configuration's off value) is None.
     conditions : sequence | None
         The conditions, in the order of the RDM rows. Default: the labels in order of first
         appearance (never sorted). Trials whose label is not listed are left out; a listed
@@ -123,13 +122,13 @@ def rdm_movie(X, labels, metric: str = "correlation", cv=None, noise=None, *, co
     >>> rdms.n_rdms, list(rdms.conditions)
     (3, ['b', 'a', 'c'])
     """
-    X = _check_X(X)
+    X = check_X(X)
     n_trials, n_features, n_times = X.shape
     metric = _check_metric(metric, n_features)
-    code, conds = _encode_labels(labels, n_trials, conditions)
-    descriptors = _check_descriptors(descriptors, n_times)
+    code, conds = encode_labels(labels, n_trials, conditions)
+    descriptors = check_descriptors(descriptors, n_times)
     if metric in CV_METRICS:
-        fold, n_folds = _encode_cv(cv, n_trials, code, metric, conds)
+        fold, n_folds = encode_cv(cv, n_trials, code, metric, conds)
     elif cv is not None:
         raise DataError(
             f"metric {metric!r} is not cross-validated, so it takes no folds", field="cv",
@@ -146,26 +145,8 @@ def rdm_movie(X, labels, metric: str = "correlation", cv=None, noise=None, *, co
 
 
 # -- validation ------------------------------------------------------------------------------
-def _check_X(X) -> np.ndarray:
-    """``X`` as a C-contiguous float64 array (n_trials, n_features, n_times)."""
-    try:
-        X = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise DataError("X must be a numeric array", field="X", found=str(err),
-                        fix="pass a float array of shape (n_trials, n_features, n_times)") from None
-    if X.ndim != 3 or 0 in X.shape:
-        raise DataError(
-            "X must be a non-empty 3-D array (n_trials, n_features, n_times)", field="X",
-            found=f"shape {X.shape}",
-            fix="add a time axis with X[..., None] for a single time point",
-        )
-    return np.ascontiguousarray(X)
-
-
 def _check_metric(metric, n_features: int) -> str:
-    if metric not in METRICS:
-        raise DataError("unknown dissimilarity metric", field="metric", found=repr(metric),
-                        fix=f"choose one of {METRICS}")
+    metric = check_option("metric", metric, METRICS, what="dissimilarity metric")
     if metric == "correlation" and n_features < 2:
         raise DataError(
             "correlation needs at least 2 features", field="X",
@@ -174,137 +155,7 @@ def _check_metric(metric, n_features: int) -> str:
     return metric
 
 
-def _encode_labels(labels, n_trials: int, conditions) -> tuple[np.ndarray, list]:
-    """Condition index of each trial (-1: left out) and the condition labels in RDM order."""
-    if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__"):
-        raise DataError("labels must be a sequence with one label per trial", field="labels",
-                        found=repr(labels), fix="pass a list or array of length n_trials")
-    values = _object_array(labels)
-    if len(values) != n_trials:
-        raise DataError(
-            "labels must have one entry per trial of X", field="labels",
-            found=f"{len(values)} labels for {n_trials} trials", fix="give one label per trial",
-        )
-    missing = pd.isna(values)
-    if missing.any():
-        raise DataError("labels must not be missing", field="labels",
-                        found=f"missing label at trial(s) {np.flatnonzero(missing)[:5].tolist()}",
-                        fix="drop those trials or give them a condition")
-    if conditions is None:
-        code, uniques = pd.factorize(values, sort=False)  # first-appearance order
-        return code.astype(np.intp), list(uniques)
-    if isinstance(conditions, (str, bytes)):
-        conditions = [conditions]
-    conds = list(conditions)
-    index = pd.Index(_object_array(conds), tupleize_cols=False)
-    if index.has_duplicates:
-        raise DataError("conditions must be unique", field="conditions",
-                        found=f"repeated {sorted(map(str, index[index.duplicated()]))[:5]}",
-                        fix="list each condition once")
-    code = index.get_indexer(values).astype(np.intp)
-    if (code < 0).all():
-        raise DataError(
-            "no trial has one of the given conditions", field="conditions",
-            found=f"conditions {conds[:5]}, labels {list(pd.unique(values))[:5]}",
-            fix="give condition labels equal to (and of the same type as) the trial labels",
-        )
-    if (code < 0).any():
-        logger.info("rdm_movie: %d trial(s) with labels outside `conditions` left out",
-                    int((code < 0).sum()))
-    empty = np.bincount(code[code >= 0], minlength=len(conds)) == 0
-    if empty.any():
-        warnings.warn(f"conditions without trials get NaN dissimilarities: "
-                      f"{[conds[i] for i in np.flatnonzero(empty)][:10]}", stacklevel=3)
-    return code, conds
-
-
-def _encode_cv(cv, n_trials: int, code: np.ndarray, metric: str,
-               conds: list) -> tuple[np.ndarray, int]:
-    if cv is None:
-        raise DataError(
-            f"metric {metric!r} is cross-validated and needs the fold of each trial", field="cv",
-            found="cv=None", fix="pass cv=<repetition or run of each trial>",
-        )
-    if isinstance(cv, (str, bytes)) or not hasattr(cv, "__len__") or len(cv) != n_trials:
-        raise DataError("cv must have one fold label per trial of X", field="cv",
-                        found=f"{cv!r}"[:80] if not hasattr(cv, "__len__") else
-                        f"{len(cv)} labels for {n_trials} trials",
-                        fix="give the repetition or run of each trial")
-    values = _object_array(cv)
-    if pd.isna(values).any():
-        raise DataError("cv must not be missing", field="cv",
-                        found=f"missing fold at trial(s) {np.flatnonzero(pd.isna(values))[:5]}",
-                        fix="give every trial a fold")
-    fold, uniques = pd.factorize(values)
-    fold = np.where(code >= 0, fold, -1)
-    n_folds = len(np.unique(fold[fold >= 0]))
-    if n_folds < 2:
-        raise DataError(
-            "cross-validation needs at least 2 folds", field="cv",
-            found=f"{n_folds} fold ({list(uniques)[:3]})",
-            fix="use a cv label with several values (repetition, run)",
-        )
-    # a condition seen in one fold only has no training or no test side in every fold: its
-    # cross-validated distances do not exist (a condition without any trial stays NaN)
-    kept = fold >= 0
-    per_condition = pd.Series(fold[kept]).groupby(code[kept]).nunique()
-    single = per_condition[per_condition < 2]
-    if len(single):
-        counts = pd.Series(code[kept]).value_counts()
-        listed = ", ".join(f"{conds[c]!r} (trials in {per_condition[c]} fold, {counts[c]} "
-                           f"trial{'s' if counts[c] != 1 else ''})" for c in single.index[:5])
-        raise DataError(
-            f"every condition needs trials in at least 2 of the {n_folds} folds for "
-            f"{metric!r}", field="cv",
-            found=f"{len(single)} condition(s) in one fold only: {listed}"
-                  + (" ..." if len(single) > 5 else ""),
-            fix="leave those conditions out (rsa.trials), use another fold column "
-                "(rsa.cv_column), or a metric that is not cross-validated")
-    # renumber so that folds with no kept trial do not appear
-    _, fold_kept = np.unique(fold[kept], return_inverse=True)
-    fold[kept] = fold_kept
-    return fold.astype(np.intp), n_folds
-
-
-def _object_array(seq) -> np.ndarray:
-    """1-D object array of the items (tuples stay items, not rows)."""
-    return np.fromiter(seq, dtype=object, count=len(seq))
-
-
-def _check_descriptors(descriptors, n_times: int) -> pd.DataFrame:
-    if descriptors is None:
-        return pd.DataFrame({"time_index": np.arange(n_times)})
-    descriptors = pd.DataFrame(descriptors).reset_index(drop=True)
-    if len(descriptors) != n_times:
-        raise DataError("descriptors must have one row per time point", field="descriptors",
-                        found=f"{len(descriptors)} rows for {n_times} time points",
-                        fix="give one row per time point of X")
-    return descriptors
-
-
 # -- kernels ---------------------------------------------------------------------------------
-def _group_sums(X, group, n_groups):
-    """Sums of the finite values of each group's trials, time-major (p, T, n_groups), and
-    their counts: (1, 1, n_groups) trials per group when X has no NaN in a used trial, else
-    (p, T, n_groups) per entry. Also returns whether there was NaN.
-
-    Raises for ±inf in a trial that is used (NaN is missing data; ±inf would poison the sums).
-    """
-    n_trials, n_features, n_times = X.shape
-    group = group.astype(np.int64)
-    sizes = np.bincount(group[group >= 0], minlength=n_groups).astype(np.float64)
-    sums = np.empty((n_features, n_times, n_groups))
-    counts = np.empty((n_features, n_times, n_groups))  # pages untouched unless written
-    status = _cell_sums(X, group, sizes, sums, counts, False)
-    if (status & 2).any():
-        raise DataError("X holds infinite values", field="X", found="±inf",
-                        fix="mark missing data with NaN")
-    if not (status & 1).any():
-        return sums, sizes.reshape(1, 1, -1), False
-    _cell_sums(X, group, sizes, sums, counts, True)  # again, keeping every count
-    return sums, counts, True
-
-
 def _pair_values(X, group, shape, metric, prec):
     """The condensed RDM of every time point (T, n_pairs).
 
@@ -315,7 +166,7 @@ def _pair_values(X, group, shape, metric, prec):
     """
     n_trials, n_features, n_times = X.shape
     n_folds, n_cond = shape
-    sums, counts, _ = _group_sums(X, group, n_folds * n_cond)
+    sums, counts, _ = group_sums(X, group, n_folds * n_cond)
     out = np.empty((n_times, n_cond * (n_cond - 1) // 2))
     if metric in ("correlation", "cosine"):
         _similarity_pairs(sums, counts, metric == "correlation", out)
@@ -330,64 +181,15 @@ def _pair_values(X, group, shape, metric, prec):
     return out
 
 
-# The loops below are compiled (numba, parallel). Numpy would need the trials regrouped and
-# transposed to time-major order (a strided copy of X's size, slower than everything else
-# here), then a (T, n, n) Gram stack per fold and a gather of its upper triangles.
+# The pair loops below are compiled (numba, parallel): numpy would need a (T, n, n) Gram stack
+# per fold and a gather of its upper triangles.
 # error_model="numpy": x / 0 gives inf or NaN instead of raising.
-_TILE = 128  # time points per tile of _cell_sums: its accumulators stay in cache
-
-
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _cell_sums(X, group, sizes, sums, counts, keep_counts):  # pragma: no cover - compiled
-    """``sums[k, t, g]``: sum of ``X[r, k, t]`` over the trials r of group g, NaN skipped.
-
-    ``group[r] < 0``: trial r is left out; ``sizes[g]``: the number of trials of group g.
-    ``counts[k, t, g]``, how many values were summed, is written where a tile saw NaN, or
-    everywhere with ``keep_counts``. Returns a status per tile: +1 NaN seen, +2 a sum is not
-    finite (±inf in X). X is read once, in contiguous runs of ``_TILE`` time points; tiles of
-    (feature, time block) are independent.
-    """
-    n_trials, n_features, n_times = X.shape
-    n_groups = sums.shape[2]
-    n_blocks = (n_times + _TILE - 1) // _TILE
-    status = np.zeros(n_features * n_blocks, dtype=np.int64)
-    for tile in numba.prange(n_features * n_blocks):
-        k = tile // n_blocks
-        t0 = (tile % n_blocks) * _TILE
-        m = min(_TILE, n_times - t0)
-        acc = np.zeros((n_groups, m))
-        cnt = np.zeros((n_groups, m))
-        for r in range(n_trials):
-            g = group[r]
-            if g >= 0:
-                acc_g, cnt_g, x_r = acc[g], cnt[g], X[r, k, t0:t0 + m]
-                for u in range(m):
-                    seen = x_r[u] == x_r[u]  # False for NaN
-                    acc_g[u] += x_r[u] if seen else 0.0
-                    cnt_g[u] += 1.0 if seen else 0.0
-        nan_seen = False
-        finite = True
-        for g in range(n_groups):
-            for u in range(m):
-                nan_seen |= cnt[g, u] != sizes[g]
-                finite &= acc[g, u] - acc[g, u] == 0.0
-        for u in range(m):
-            for g in range(n_groups):
-                sums[k, t0 + u, g] = acc[g, u]
-        if nan_seen or keep_counts:
-            for u in range(m):
-                for g in range(n_groups):
-                    counts[k, t0 + u, g] = cnt[g, u]
-        status[tile] = (1 if nan_seen else 0) + (0 if finite else 2)
-    return status
-
-
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def _similarity_pairs(S, N, center, out):  # pragma: no cover - compiled
     """``out[t, pair(i, j)] = 1 - z_i·z_j``; z: the (centred) unit-length mean patterns.
 
     ``S`` (p, T, n_cond), ``N`` (p, T, n_cond) or (1, 1, n_cond): sums and counts of each
-    condition's values (_group_sums).
+    condition's values (group_sums).
     ``out`` (T, n_pairs), pairs in squareform order. The innermost loop runs over the partners
     j > i of condition i, contiguous in memory, so that it vectorises.
     """
@@ -441,7 +243,7 @@ def _distance_pairs(S, N, P, cross, out):  # pragma: no cover - compiled
     """``out[t, pair(i, j)] = mean over folds of (a_i - a_j)ᵀ Λ (b_i - b_j) / p``.
 
     ``S`` (p, T, n_folds, n_cond), ``N`` (p, T, n_folds, n_cond) or (1, 1, n_folds, n_cond):
-    sums and counts of each fold and condition's values (_group_sums). With ``cross``, fold
+    sums and counts of each fold and condition's values (group_sums). With ``cross``, fold
     f's test pattern b is its own mean and its training pattern a the mean of the other folds'
     values; otherwise (one fold) a = b = the condition mean. ``P``: the precision Λ, (1, p, p)
     shared, (T, p, p) per time point, or (0, 0, 0) for the identity. Folds whose value is NaN
@@ -501,6 +303,3 @@ def _distance_pairs(S, N, P, cross, out):  # pragma: no cover - compiled
             for j in range(n):
                 out[t, start + j] = acc[j] / used[j] / n_features
             start += n
-
-
-# -- noise -----------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .._check import check_option
 from ..errors import DataError
+from ._inputs import off_to_none
 from .kernels import CV_METRICS, METRICS, rdm_movie
 from .rdms import RDMs, concat
 
@@ -22,6 +24,9 @@ logger = logging.getLogger("ieegrsa")
 __all__ = ["neural_rdms", "pattern_metrics", "window_starts", "select_trials"]
 
 NA = "n/a"
+#: The neural patterns (``pattern``) and the features of an ROI pattern (``window_features``).
+PATTERNS = ("roi", "contact")
+WINDOW_FEATURES = ("flatten", "mean")
 
 #: Largest array (float64 values) handed to one rdm_movie call for the contact pattern.
 _MAX_CHUNK_VALUES = 2**24
@@ -86,9 +91,7 @@ def pattern_metrics(metric: str | Mapping[str, str], patterns: Sequence[str]) ->
                         fix="e.g. metric='cv-euclidean' or {'contact': 'cv-euclidean', "
                             "'roi': 'crossnobis'}")
     for p, m in spec.items():
-        if m not in METRICS:
-            raise DataError("unknown dissimilarity metric", field=f"rsa.metric.{p}",
-                            found=repr(m), fix=f"choose one of {METRICS}")
+        check_option(f"rsa.metric.{p}", m, METRICS, what="dissimilarity metric")
     return {p: spec[p] for p in patterns}
 
 
@@ -206,7 +209,8 @@ def neural_rdms(epochs, contacts: pd.DataFrame | None = None, pattern: str | Seq
         Every condition needs trials in at least two folds.
     noise, noise_pooling
         Noise precision for mahalanobis / crossnobis (see :func:`ieegrsa.rsa.rdm_movie`); the
-        patterns with another metric ignore it.
+        patterns with another metric ignore it. ``"none"`` (the configuration's off value) is
+        None.
     tmin, tmax : float | None
         The windows lie within [tmin, tmax] (s); None = the whole epoch.
     subject : str | None
@@ -222,12 +226,9 @@ def neural_rdms(epochs, contacts: pd.DataFrame | None = None, pattern: str | Seq
     """
     patterns = [pattern] if isinstance(pattern, str) else list(pattern)
     for p in patterns:
-        if p not in ("roi", "contact"):
-            raise DataError("unknown pattern", field="pattern", found=repr(p),
-                            fix="use 'roi', 'contact' or both")
-    if window_features not in ("flatten", "mean"):
-        raise DataError("unknown window_features", field="window_features",
-                        found=repr(window_features), fix="use 'flatten' or 'mean'")
+        check_option("pattern", p, PATTERNS)
+    check_option("window_features", window_features, WINDOW_FEATURES)
+    noise = off_to_none(noise)
     metadata = epochs.metadata
     keep = select_trials(metadata, trials)
     if condition_column not in metadata.columns:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._check import check_option, did_you_mean
 from ..errors import DataError
+from ._inputs import check_X, encode_labels, off_to_none
+from ._sums import group_sums
 
 __all__ = ["noise_precision", "NOISE_METHODS", "resolve_noise"]
 
@@ -65,27 +68,29 @@ def noise_precision(X, labels, method: str = "shrinkage_diag", pooling: str = "t
     with no finite residual at a time point makes that time point's precision NaN (its
     condition means are NaN there anyway, so every pair is NaN there whatever the precision).
     """
-    from .kernels import _check_X, _encode_labels
-
-    X = _check_X(X)
-    code, conds = _encode_labels(labels, X.shape[0], conditions)
-    method, pooling = _check_noise_method(method, pooling)
+    X = check_X(X)
+    code, conds = encode_labels(labels, X.shape[0], conditions)
+    method, pooling = _check_noise_method(method, pooling, names=("method", "pooling"))
     with np.errstate(invalid="ignore", divide="ignore"):
         return _estimate_precision(X, code, len(conds), method, pooling, dof)
 
 
-def _check_noise_method(method, pooling) -> tuple[str, str]:
-    if method not in NOISE_METHODS:
-        raise DataError("unknown noise estimator", field="noise", found=repr(method),
-                        fix=f"choose one of {NOISE_METHODS}, or pass a precision matrix")
-    if pooling not in _POOLINGS:
-        raise DataError("unknown noise pooling", field="noise_pooling", found=repr(pooling),
-                        fix=f"choose one of {_POOLINGS}")
+def _check_noise_method(method, pooling, *, names=("noise", "noise_pooling")) -> tuple[str, str]:
+    """The estimator and pooling; ``names``: the parameters that gave them, for errors."""
+    method = check_option(names[0], method, NOISE_METHODS, what="noise estimator",
+                          fix=f"{did_you_mean(method, NOISE_METHODS)}choose one of "
+                              f"{NOISE_METHODS}, or pass a precision matrix")
+    pooling = check_option(names[1], pooling, _POOLINGS, what="noise pooling")
     return method, pooling
 
 
 def resolve_noise(noise, metric, X, code, n_cond, pooling, dof):
-    """The precision (None = identity): (p, p) or (n_times, p, p)."""
+    """The precision (None = identity): (p, p) or (n_times, p, p).
+
+    ``noise`` is None (or ``"none"``, the configuration's off value), an estimator name or a
+    precision matrix (see :func:`~ieegrsa.rsa.rdm_movie`).
+    """
+    noise = off_to_none(noise)
     if noise is None:
         return None
     if metric not in ("mahalanobis", "crossnobis"):
@@ -132,9 +137,8 @@ def _estimate_precision(X, code, n_cond, method, pooling, dof):
     rank = (len(kept) - n_present) * (n_times if pooling == "pooled" else 1)  # of Rᵀ R, at most
     if method == "full" and rank < n_features:
         _singular(method, rank, n_features)
-    from .kernels import _group_sums  # the same NaN-aware condition sums as the RDMs
-
-    sums, counts, has_nan = _group_sums(X, code, n_cond)
+    # the same NaN-aware condition sums as the RDMs
+    sums, counts, has_nan = group_sums(X, code, n_cond)
     means = (sums / counts).transpose(1, 2, 0)  # (T, c, p)
     R = X[kept].transpose(2, 0, 1) - means[:, code[kept], :]  # residuals (T, n, p)
     if has_nan:

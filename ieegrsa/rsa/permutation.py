@@ -28,8 +28,8 @@ models are one matrix product per NaN pattern. Models are re-ranked only for dat
 pairs (once per distinct NaN pattern and permutation). Kendall methods, and models with NaN,
 call :func:`compare` on the permuted models (still vectorised over windows and subjects).
 
-p-values (``T`` = the statistic, ``-statistic`` or ``|statistic|`` for ``tail`` greater, less,
-two-sided; ``n`` permutations; ties within 1e-12 count as reaching the observed value):
+p-values (``T`` = the statistic, ``-statistic`` or ``|statistic|`` for ``alternative`` greater,
+less, two-sided; ``n`` permutations; ties within 1e-12 count as reaching the observed value):
 
 - per window: ``p = (1 + #{b: T_b ≥ T_obs}) / (1 + n)``;
 - family-wise (max-statistic): ``p_fwe = (1 + #{b: max_w T_b(w) ≥ T_obs}) / (1 + n)``, the
@@ -42,31 +42,34 @@ two-sided; ``n`` permutations; ties within 1e-12 count as reaching the observed 
 
 from __future__ import annotations
 
-import logging
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse
-from scipy.stats import rankdata
 
+from .._check import check_option
 from ..errors import DataError
+from ..stats._alternative import check_alternative
+from ._inputs import check_partial
+from ._layout import (
+    BLOCK,
+    FAST_METHODS,
+    METHODS,
+    Layout,
+    cell_model_table,
+    model_table,
+    nan_patterns,
+    standardise,
+    usable_inputs,
+)
 from .comparisons import compare
-from .rdms import RDMs, align, n_conditions_from_pairs, pair_index
+from .rdms import RDMs, align, pair_index
 
 __all__ = ["permutation_test", "PermutationResult", "condition_permutations",
            "pair_permutations"]
 
-logger = logging.getLogger("ieegrsa")
-
-#: Methods with a vectorised dot-product path (models must be free of NaN).
-FAST_METHODS = ("spearman", "pearson", "cosine", "rho-a")
-_RANK = ("spearman", "rho-a")
-TAILS = ("greater", "less", "two-sided")
 _TOL = 1e-12
-# elements per temporary array of a block (float64): ~32 MB
-_BLOCK = 4_000_000
 
 
 @dataclass
@@ -94,6 +97,10 @@ class PermutationResult:
         The largest cluster mass of each permutation.
     permutations : numpy.ndarray, shape (n_permutations, n_conditions)
         The condition permutations ``π`` applied to the data (``D[π][:, π]``).
+    method : str
+        The comparison.
+    alternative : str
+        ``"greater"``, ``"less"`` or ``"two-sided"``: how ``T`` was formed.
     threshold : numpy.ndarray, shape (n_cells, n_models)
         The cluster-forming threshold on ``T`` used for each cell.
     """
@@ -106,7 +113,7 @@ class PermutationResult:
     cluster_null: np.ndarray
     permutations: np.ndarray
     method: str
-    tail: str
+    alternative: str
     threshold: np.ndarray
 
 
@@ -138,10 +145,10 @@ def pair_permutations(permutations) -> np.ndarray:
 
 def permutation_test(data_rdms, model_rdms, method: str = "spearman",
                      n_permutations: int = 1000, seed=0, *, subject: str | None = None,
-                     windows=None, groups=None, tail: str = "greater",
+                     windows=None, groups=None, alternative: str = "greater",
                      cluster_threshold: float | None = None,
                      cluster_alpha: float = 0.05, covariates=None,
-                     partial: str | None = None) -> PermutationResult:
+                     partial: str | None = None, tail: str | None = None) -> PermutationResult:
     """Condition-label permutation test of data-model RDM similarity, per window and over time.
 
     Parameters
@@ -167,7 +174,7 @@ def permutation_test(data_rdms, model_rdms, method: str = "spearman",
     groups : str | list of str | None
         Descriptor columns of independent families (e.g. ``"roi"``); the max-statistic and
         clusters are computed within each family. Default: one family.
-    tail : {"greater", "less", "two-sided"}
+    alternative : {"greater", "less", "two-sided"}
         Alternative hypothesis (``T`` = statistic, -statistic, |statistic|).
     cluster_threshold : float | None
         Cluster-forming threshold on ``T``. Default: per window, the ``1 - cluster_alpha``
@@ -179,7 +186,11 @@ def permutation_test(data_rdms, model_rdms, method: str = "spearman",
         A partial or semi-partial comparison, as in :func:`~ieegrsa.rsa.compare` (e.g. each
         network layer controlled for the layer before it). Under each permutation the data RDM
         is relabelled while every model keeps its covariates, so the null is that of the
-        (semi-)partial statistic itself.
+        (semi-)partial statistic itself. ``partial="none"`` (the configuration's off value) is
+        None.
+    tail : str | None
+        Deprecated name of ``alternative`` (a :class:`FutureWarning`; removed in the next
+        release).
 
     Returns
     -------
@@ -189,8 +200,8 @@ def permutation_test(data_rdms, model_rdms, method: str = "spearman",
     Raises
     ------
     DataError
-        Unknown method or tail, mismatched conditions, missing descriptor columns, or rows not
-        identified by (groups, windows, subject).
+        Unknown method or alternative, mismatched conditions, missing descriptor columns, or
+        rows not identified by (groups, windows, subject).
 
     Notes
     -----
@@ -204,16 +215,17 @@ def permutation_test(data_rdms, model_rdms, method: str = "spearman",
     >>> res = permutation_test(rdms, models, "spearman", 1000, seed=0)  # doctest: +SKIP
     >>> res.table[["window_start", "model", "observed", "p_value", "p_fwe"]]  # doctest: +SKIP
     """
-    _check_choice(method, FAST_METHODS + ("kendall-tau-a", "kendall-tau-b"), "method")
-    _check_choice(tail, TAILS, "tail")
+    check_option("method", method, METHODS)
+    alternative = check_alternative(alternative, tail)
+    partial = check_partial(partial)
     if not 0 < cluster_alpha < 1:
         raise DataError("cluster_alpha must lie strictly between 0 and 1",
                         field="cluster_alpha", found=cluster_alpha, fix="pass e.g. 0.05")
     if int(n_permutations) < 1:
         raise DataError("n_permutations must be at least 1", field="n_permutations",
                         found=n_permutations, fix="pass e.g. 1000")
-    data, models = _inputs(data_rdms, model_rdms, method)
-    layout = _Layout(data, subject, windows, groups)
+    data, models = usable_inputs(data_rdms, model_rdms, method)
+    layout = Layout(data, subject, windows, groups)
     permutations = condition_permutations(data.n_conditions, int(n_permutations), seed)
     identity = np.arange(data.n_conditions)[None]
     # model pair maps for π⁻¹ (row 0: identity = the observed statistic)
@@ -227,7 +239,7 @@ def permutation_test(data_rdms, model_rdms, method: str = "spearman",
                                     method)
     observed, null = stats[0], stats[1:]
 
-    T = _tail(stats, tail)
+    T = _signed(stats, alternative)
     T_obs, T_null = T[0], T[1:]
     n = len(null)
     p_value = _p(T_null, T_obs, n)
@@ -240,153 +252,21 @@ def permutation_test(data_rdms, model_rdms, method: str = "spearman",
     else:
         threshold = np.full(T_obs.shape, float(cluster_threshold))
     clusters, cluster_null, cluster_p = _clusters(T, threshold, layout, n)
-    model_table = _model_table(models, layout)
-    table = _cell_model_table(layout, model_table, observed)
+    model_rows = model_table(models, layout)
+    table = cell_model_table(layout, model_rows, observed)
     table["p_value"] = p_value.ravel()
     table["p_fwe"] = p_fwe.ravel()
     table["cluster_p_value"] = cluster_p.ravel()
     table["method"] = method
-    cluster_table = _cluster_table(clusters, layout, model_table)
+    cluster_table = _cluster_table(clusters, layout, model_rows)
     return PermutationResult(table=table, clusters=cluster_table, null=null, observed=observed,
                              cells=layout.cells, cluster_null=cluster_null,
-                             permutations=permutations, method=method, tail=tail,
+                             permutations=permutations, method=method, alternative=alternative,
                              threshold=threshold)
 
 
-# -- inputs and layout -----------------------------------------------------------------------
-def _check_choice(value, choices, name):
-    if value not in choices:
-        raise DataError(f"unknown {name}", field=name, found=repr(value),
-                        fix=f"choose one of {choices}")
-
-
-def _as_rdms(rdms, name: str) -> RDMs:
-    if isinstance(rdms, RDMs):
-        return rdms
-    values = np.atleast_2d(np.asarray(rdms, dtype=np.float64))
-    return RDMs(values, range(n_conditions_from_pairs(values.shape[-1], field=name)))
-
-
-def _inputs(data_rdms, model_rdms, method) -> tuple[RDMs, RDMs]:
-    data, models = _as_rdms(data_rdms, "data_rdms"), _as_rdms(model_rdms, "model_rdms")
-    if isinstance(data_rdms, RDMs) and isinstance(model_rdms, RDMs):
-        data, models = align(data, models)
-    elif data.n_pairs != models.n_pairs:
-        raise DataError("data and model RDMs must be over the same conditions",
-                        field="model_rdms",
-                        found=f"{models.n_conditions} conditions vs {data.n_conditions}",
-                        fix="pass RDMs over the same conditions")
-    if data.n_conditions < 3:
-        raise DataError("at least 3 conditions are needed", field="data_rdms",
-                        found=f"{data.n_conditions} conditions", fix="use more conditions")
-    usable = _usable(data.values, method)
-    if not usable.all():
-        logger.warning("%d data RDM(s) left out: constant or fewer than 3 valid pairs",
-                       int((~usable).sum()))
-        if not usable.any():
-            raise DataError("no data RDM can be compared", field="data_rdms",
-                            found="every RDM is constant or has fewer than 3 valid pairs",
-                            fix="check the data RDMs")
-        data = data[usable]
-    return data, models
-
-
-def _usable(values: np.ndarray, method: str) -> np.ndarray:
-    """RDMs with at least 3 valid pairs and a nonzero spread (nonzero norm for cosine)."""
-    with warnings.catch_warnings():  # all-NaN rows warn; they are filtered here
-        warnings.simplefilter("ignore", RuntimeWarning)
-        n_valid = (~np.isnan(values)).sum(axis=1)
-        if method == "cosine":
-            spread = np.nanmax(np.abs(values), axis=1)
-        else:
-            spread = np.nanmax(values, axis=1) - np.nanmin(values, axis=1)
-    return (n_valid >= 3) & (spread > 0)
-
-
-def _column_list(columns, desc: pd.DataFrame, name: str) -> list:
-    columns = [] if columns is None else [columns] if isinstance(columns, str) else list(columns)
-    missing = [c for c in columns if c not in desc.columns]
-    if missing:
-        raise DataError("no such descriptor column", field=name, found=f"{missing}",
-                        fix=f"choose among {list(desc.columns)}")
-    return columns
-
-
-class _Layout:
-    """Rows of the data → cells (groups × windows) → families (groups), sorted."""
-
-    def __init__(self, data: RDMs, subject, windows, groups):
-        desc = data.descriptors
-        if subject is None:
-            subject = "subject" if "subject" in desc.columns else None
-        subject = _column_list(subject, desc, "subject")
-        if windows is None:
-            windows = [c for c in ("window_start", "window_stop") if c in desc.columns]
-        self.windows = _column_list(windows, desc, "windows")
-        self.groups = _column_list(groups, desc, "groups")
-        keys = self.groups + self.windows
-        n = data.n_rdms
-        self.cell = (desc.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
-                     if keys else np.zeros(n, dtype=np.intp))
-        unit = desc[subject[0]].to_numpy() if subject else np.arange(n)
-        if pd.MultiIndex.from_arrays([self.cell, unit]).has_duplicates:
-            raise DataError(
-                "several data RDMs share one subject and cell", field="groups",
-                found=f"subject column {subject or None}, windows {self.windows}, "
-                      f"groups {self.groups}, descriptors {list(desc.columns)}",
-                fix="name the columns that tell them apart (e.g. groups=['roi']) or average "
-                    "them first",
-            )
-        n_cells = int(self.cell.max()) + 1
-        self.n_units = np.bincount(self.cell, minlength=n_cells)
-        self.weight = 1.0 / self.n_units[self.cell]
-        first = np.unique(self.cell, return_index=True)[1]
-        cells = desc.loc[first, keys].reset_index(drop=True) if keys else pd.DataFrame(
-            index=range(1))
-        family = (cells.groupby(self.groups, sort=True, dropna=False).ngroup().to_numpy()
-                  if self.groups else np.zeros(n_cells, dtype=np.intp))
-        cells["family"] = family
-        cells["n_subjects"] = self.n_units
-        self.cells = cells
-        self.family = family
-        self.family_starts = np.unique(family, return_index=True)[1]
-        self.values = data.values
-        self.n_cells = n_cells
-
-    def cell_matrix(self) -> scipy.sparse.csr_matrix:
-        """(n_cells, n_rows) weights: cell statistic = this @ per-row statistic."""
-        n = len(self.cell)
-        return scipy.sparse.csr_matrix((self.weight, (self.cell, np.arange(n))),
-                                       shape=(self.n_cells, n))
-
-
-def _model_table(models: RDMs, layout: _Layout) -> pd.DataFrame:
-    table = models.descriptors.reset_index(drop=True)
-    if table.columns.empty:
-        table = pd.DataFrame({"model": np.arange(models.n_rdms)})
-    clash = [c for c in table.columns if c in layout.cells.columns]
-    if clash:
-        raise DataError("model descriptor columns clash with data cell columns",
-                        field="model_rdms", found=f"{clash}",
-                        fix="rename the model descriptor columns")
-    return table
-
-
-def _cell_model_table(layout: _Layout, model_table: pd.DataFrame,
-                      observed: np.ndarray) -> pd.DataFrame:
-    n_models = len(model_table)
-    cells = layout.cells.drop(columns="family").loc[np.repeat(np.arange(layout.n_cells),
-                                                              n_models)]
-    models = model_table.loc[np.tile(np.arange(n_models), layout.n_cells)]
-    table = pd.concat([cells.reset_index(drop=True), models.reset_index(drop=True)], axis=1)
-    n_subjects = table.pop("n_subjects")
-    table["n_subjects"] = n_subjects
-    table["observed"] = observed.ravel()
-    return table
-
-
 # -- permutation engine ----------------------------------------------------------------------
-def _group_statistics(layout: _Layout, models: np.ndarray, model_maps: np.ndarray,
+def _group_statistics(layout: Layout, models: np.ndarray, model_maps: np.ndarray,
                       method: str) -> np.ndarray:
     """Cell statistics (n_maps, n_cells, n_models) for models permuted by each row of maps."""
     if method in FAST_METHODS and not np.isnan(models).any():
@@ -394,36 +274,10 @@ def _group_statistics(layout: _Layout, models: np.ndarray, model_maps: np.ndarra
     return _compare_statistics(layout, models, model_maps, method)
 
 
-def _standardise(x: np.ndarray, method: str) -> np.ndarray:
-    """``z(x)`` along the last axis over the non-NaN entries (0 at NaN): sim = z(a)·z(b)."""
-    if method in _RANK:
-        x = rankdata(x, axis=-1, nan_policy="omit")
-    if method != "cosine":
-        x = x - np.nanmean(x, axis=-1, keepdims=True)
-    if method == "rho-a":
-        n = (~np.isnan(x)).sum(axis=-1, keepdims=True)
-        scale = np.sqrt((n**3 - n) / 12.0)
-    else:
-        scale = np.sqrt(np.nansum(x**2, axis=-1, keepdims=True))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = x / scale
-    return np.where(np.isnan(x), 0.0, z)
-
-
-def _nan_patterns(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of ``valid`` (pairs present) and the index of each row's pattern."""
-    if valid.all():
-        return valid[:1], np.zeros(len(valid), dtype=np.intp)
-    packed = np.packbits(valid, axis=1)  # one bytes key per row: fast to sort
-    keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return valid[first], inverse.ravel()
-
-
 def _fast_statistics(layout, models, model_maps, method):
     values = layout.values
-    masks, mask_id = _nan_patterns(~np.isnan(values))
-    z = _standardise(values, method)
+    masks, mask_id = nan_patterns(~np.isnan(values))
+    z = standardise(values, method)
     # subjects of a cell sharing a NaN pattern are averaged before any permutation
     key = layout.cell * len(masks) + mask_id
     reduced, red_index = np.unique(key, return_inverse=True)
@@ -432,11 +286,11 @@ def _fast_statistics(layout, models, model_maps, method):
                                      shape=(len(reduced), len(key)))
     A = summer @ z  # (n_reduced, n_pairs)
     red_cell, red_mask = reduced // len(masks), reduced % len(masks)
-    z_models = _standardise(models, method)
+    z_models = standardise(models, method)
     n_maps, n_pairs = model_maps.shape
     n_models = len(models)
     out = np.zeros((n_maps, layout.n_cells, n_models))
-    block = max(1, _BLOCK // (n_models * n_pairs))
+    block = max(1, BLOCK // (n_models * n_pairs))
     for start in range(0, n_maps, block):
         maps = model_maps[start:start + block]
         n_b = len(maps)
@@ -445,7 +299,7 @@ def _fast_statistics(layout, models, model_maps, method):
             if mask.all():
                 zm = z_models[:, maps]  # a permutation of a full vector keeps its z
             else:
-                zm = _standardise(models[:, maps][..., mask], method)
+                zm = standardise(models[:, maps][..., mask], method)
             sims = A[rows][:, mask] @ zm.reshape(n_models * n_b, -1).T
             out[start:start + n_b, red_cell[rows]] += sims.reshape(-1, n_models, n_b).transpose(
                 2, 0, 1)
@@ -458,7 +312,7 @@ def _compare_statistics(layout, models, model_maps, method):
     n_rows = len(layout.values)
     to_cells = layout.cell_matrix()
     out = np.empty((n_maps, layout.n_cells, n_models))
-    block = max(1, _BLOCK // (n_models * max(n_rows, n_pairs)))
+    block = max(1, BLOCK // (n_models * max(n_rows, n_pairs)))
     for start in range(0, n_maps, block):
         maps = model_maps[start:start + block]
         n_b = len(maps)
@@ -496,7 +350,7 @@ def _partial_statistics(layout, models, covariates, partial, data_maps, method):
     n_rows, n_models = len(values), len(models)
     to_cells = layout.cell_matrix()
     out = np.empty((n_maps, layout.n_cells, n_models))
-    block = max(1, _BLOCK // (n_rows * n_pairs))
+    block = max(1, BLOCK // (n_rows * n_pairs))
     for start in range(0, n_maps, block):
         maps = data_maps[start:start + block]
         n_b = len(maps)
@@ -508,8 +362,9 @@ def _partial_statistics(layout, models, covariates, partial, data_maps, method):
 
 
 # -- p-values and clusters -------------------------------------------------------------------
-def _tail(stats: np.ndarray, tail: str) -> np.ndarray:
-    return {"greater": stats, "less": -stats, "two-sided": np.abs(stats)}[tail]
+def _signed(stats: np.ndarray, alternative: str) -> np.ndarray:
+    """``T``: the statistic, -statistic or |statistic|, large where the alternative holds."""
+    return {"greater": stats, "less": -stats, "two-sided": np.abs(stats)}[alternative]
 
 
 def _p(T_null: np.ndarray, T_obs: np.ndarray, n: int) -> np.ndarray:
