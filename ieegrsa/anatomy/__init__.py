@@ -25,6 +25,8 @@ _LAZY = {
     "localize": ("ieegrsa.anatomy.table", "localize"),
     "contact_positions": ("ieegrsa.anatomy.table", "contact_positions"),
     "describe_columns": ("ieegrsa.anatomy.table", "describe_columns"),
+    "contact_columns": ("ieegrsa.anatomy.table", "contact_columns"),
+    "CONTACT_COLUMNS": ("ieegrsa.anatomy.table", "CONTACT_COLUMNS"),
     "TABLE_COLUMNS": ("ieegrsa.anatomy.table", "TABLE_COLUMNS"),
     "Atlas": ("ieegrsa.anatomy.atlases", "Atlas"),
     "list_atlases": ("ieegrsa.anatomy.atlases", "list_atlases"),

@@ -23,15 +23,55 @@ from .rois import NO_ROI, load_roi_definitions, resolve_rois, roi_membership
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["localize", "contact_positions", "describe_columns", "TABLE_COLUMNS"]
+__all__ = ["localize", "contact_positions", "describe_columns", "contact_columns",
+           "CONTACT_COLUMNS", "TABLE_COLUMNS"]
 
-#: The leading columns of the contact table (per-atlas label/distance and per-ROI distance
-#: columns follow).
-TABLE_COLUMNS = [
-    "name", "x", "y", "z", "space", "type", "status", "status_description", "group",
-    "hemisphere", "atlas_label", "atlas_distance", "roi", "rois", "roi_distance",
-    *SELECTIVITY_COLUMNS, "included", "exclusion_reason",
-]
+#: The contact table's columns in the order they are written, each with its description (a
+#: string, or a dict with ``Description`` and ``Units`` as in a BIDS sidecar). Columns named per
+#: atlas (``<atlas>_label``, ``<atlas>_distance``) and per ROI (``distance_<roi>``) follow, in
+#: the table's order, described by :func:`describe_columns`.
+CONTACT_COLUMNS = {
+    "name": "Channel name (bipolar channels as 'A-B').",
+    "x": {"Description": "Position, MNI x (bipolar channels: midpoint).", "Units": "mm"},
+    "y": {"Description": "Position, MNI y.", "Units": "mm"},
+    "z": {"Description": "Position, MNI z.", "Units": "mm"},
+    "space": "Coordinate space of x, y, z.",
+    "type": "Channel type (seeg or ecog).",
+    "status": "good or bad (from channels.tsv).",
+    "status_description": "Reason given in channels.tsv for the status.",
+    "group": "Shaft or strip.",
+    "hemisphere": "L or R, from x.",
+    "atlas_label": "Label in the primary atlas (nearest labelled voxel within the distance limit).",
+    "atlas_distance": {"Description": "Distance to that labelled voxel (0 inside).", "Units": "mm"},
+    "roi": "Region of interest the contact belongs to (n/a outside every ROI).",
+    "rois": "Every ROI the contact belongs to, ';'-separated.",
+    "roi_distance": {"Description": "Distance to the assigned ROI.", "Units": "mm"},
+    "n_face": "Face trials in the localizer.",
+    "n_nonface": "Non-face trials in the localizer.",
+    "mean_face": "Mean response to faces in the localizer window.",
+    "mean_nonface": "Mean response to non-faces in the localizer window.",
+    "t": "Welch t statistic, faces versus non-faces.",
+    "p": "p-value of the face-selectivity test.",
+    "p_fdr": "Benjamini-Hochberg adjusted p-value across the patient's contacts.",
+    "d_prime": "Effect size d' of faces versus non-faces.",
+    "face_selective": "Whether the contact is face-selective (p_fdr below the threshold, t > 0).",
+    "included": "Whether the contact enters the analysis.",
+    "exclusion_reason": "Why it does not (n/a when included).",
+    # from the epochs (ieegrsa.preprocessing.epochs_contacts), in the order they come
+    "contact_a": "The contact itself, or the first contact of a bipolar pair.",
+    "contact_b": "The second contact of a bipolar pair (n/a for a monopolar channel).",
+    "reference": "Re-referencing scheme of the channel (preprocessing.reference).",
+    "in_epochs": "Whether the channel is in the epochs (bad contacts dropped before are not)",
+    # from electrodes.tsv, for the bad contacts the epochs no longer hold
+    "size": {"Description": "Contact surface area, from electrodes.tsv.", "Units": "mm^2"},
+    "material": "Contact material, from electrodes.tsv.",
+    "manufacturer": "Electrode manufacturer, from electrodes.tsv.",
+    "electrode_type": "Electrode type (depth, strip, grid), from electrodes.tsv.",
+}
+
+#: The contact table's named columns in their written order (the keys of
+#: :data:`CONTACT_COLUMNS`).
+TABLE_COLUMNS = list(CONTACT_COLUMNS)
 
 _IEEG_TYPES = ("seeg", "ecog", "dbs")
 
@@ -374,8 +414,7 @@ def localize(recording=None, epochs=None, config=None) -> pd.DataFrame:
         table[column] = labels[column]
     for name in roi_names:
         table[f"distance_{name}"] = np.round(distance[name].to_numpy(float), 2)
-    ordered = [c for c in TABLE_COLUMNS if c in table.columns]
-    table = table[ordered + [c for c in table.columns if c not in ordered]]
+    table = table[list(contact_columns(table))]
 
     empty = [name for name in roi_names if not (table["included"] & (table["roi"] == name)).any()]
     subject = getattr(recording, "subject", "") or ""
@@ -397,47 +436,21 @@ def localize(recording=None, epochs=None, config=None) -> pd.DataFrame:
     return table
 
 
-_DESCRIPTIONS = {
-    "name": "Channel name (a bipolar derivation is named after its two contacts)",
-    "x": "Contact position, MNI x (mm; left < 0)",
-    "y": "Contact position, MNI y (mm; posterior < 0)",
-    "z": "Contact position, MNI z (mm; inferior < 0)",
-    "space": "Template space of the coordinates",
-    "type": "Channel type (seeg, ecog)",
-    "status": "Channel status from channels.tsv (good, bad)",
-    "status_description": "Why a channel is bad, from channels.tsv",
-    "group": "Shaft or strip",
-    "hemisphere": "L or R from the x coordinate (n/a on the midline or without coordinates)",
-    "atlas_label": "Label in the primary atlas (nearest grey-matter label within the labelling "
-                   "distance; n/a where none)",
-    "atlas_distance": "Distance (mm) to the nearest grey-matter voxel of the primary atlas "
-                      "(0 inside)",
-    "roi": "Region of interest (n/a outside every ROI)",
-    "rois": "Every ROI the contact belongs to, separated by ';'",
-    "roi_distance": "Distance (mm) from the contact to its ROI (0 inside)",
-    "n_face": "Face trials in the localizer (rejected trials left out)",
-    "n_nonface": "Non-face trials in the localizer",
-    "mean_face": "Mean high-gamma amplitude of face trials in the localizer window",
-    "mean_nonface": "Mean high-gamma amplitude of non-face trials in the localizer window",
-    "t": "Welch's t, faces minus non-faces",
-    "p": "p-value of the localizer test",
-    "p_fdr": "Benjamini-Hochberg adjusted p-value across the patient's contacts",
-    "d_prime": "Face selectivity d' = (mean_face - mean_nonface) / sqrt((var_face + "
-               "var_nonface) / 2)",
-    "face_selective": "p_fdr below alpha and d' above its minimum",
-    "included": "Whether the contact enters the ROI analyses",
-    "exclusion_reason": "Why the contact is not analysed (n/a when included)",
-    "in_epochs": "Whether the channel is in the epochs (bad contacts dropped before are not)",
-}
+def describe_columns(table: pd.DataFrame) -> dict:
+    """A description of every column of a contact table, in the table's column order.
 
-
-def describe_columns(table: pd.DataFrame) -> dict[str, str]:
-    """A description of every column of a contact table (for its JSON sidecar)."""
+    Returns
+    -------
+    dict
+        Column -> description (a string, or a dict with ``Description`` and ``Units``): from
+        :data:`CONTACT_COLUMNS`, else made for the per-atlas and per-ROI columns (the atlases
+        are read from ``table.attrs["atlases"]``), else the column name.
+    """
     out = {}
     atlases = {atlas_column(a): a for a in table.attrs.get("atlases", [])}
     for column in table.columns:
-        if column in _DESCRIPTIONS:
-            out[column] = _DESCRIPTIONS[column]
+        if column in CONTACT_COLUMNS:
+            out[column] = CONTACT_COLUMNS[column]
         elif column.endswith("_label") and column[:-6] in atlases:
             out[column] = f"Label in the {atlases[column[:-6]]} atlas"
         elif column.endswith("_distance") and column[:-9] in atlases:
@@ -448,3 +461,26 @@ def describe_columns(table: pd.DataFrame) -> dict[str, str]:
         else:
             out[column] = column
     return out
+
+
+def contact_columns(table: pd.DataFrame) -> dict:
+    """Every column of a contact table with its description, in the order it is written.
+
+    The columns of :data:`CONTACT_COLUMNS` come first, in its order; the others (per atlas,
+    per ROI, any further) follow in the table's order.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A contact table from :func:`localize`.
+
+    Returns
+    -------
+    dict
+        Column -> description, for the table's JSON sidecar
+        (``write_tsv(table[list(columns)], path, columns=columns)``).
+    """
+    described = describe_columns(table)
+    order = [c for c in CONTACT_COLUMNS if c in described]
+    order += [c for c in described if c not in CONTACT_COLUMNS]
+    return {column: described[column] for column in order}

@@ -24,12 +24,19 @@ Examples
 from __future__ import annotations
 
 from .channels import REFERENCES, contact_groups, reference_matrix, rereference, select_contacts
-from .core import METADATA_COLUMNS, REPORT_COLUMNS, preprocess
+from .core import (
+    METADATA_COLUMNS,
+    PREPROCESSING_COLUMNS,
+    REPORT_COLUMNS,
+    preprocess,
+    preprocessing_columns,
+)
 from .epochs import apply_baseline, epochs_contacts, outlier_trials, window_indices
 from .signals import band_gains, high_gamma_envelope, notch, resample, sub_bands
 
 __all__ = [
-    "preprocess", "epochs_contacts", "METADATA_COLUMNS", "REPORT_COLUMNS", "REFERENCES",
+    "preprocess", "preprocessing_columns", "epochs_contacts", "METADATA_COLUMNS",
+    "PREPROCESSING_COLUMNS", "REPORT_COLUMNS", "REFERENCES",
     "contact_groups", "select_contacts", "reference_matrix", "rereference", "notch",
     "sub_bands", "band_gains", "high_gamma_envelope", "resample", "outlier_trials",
     "apply_baseline", "window_indices",

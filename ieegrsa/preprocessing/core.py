@@ -23,21 +23,53 @@ from .signals import high_gamma_envelope, lowpass, notch, resample
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["preprocess", "METADATA_COLUMNS", "REPORT_COLUMNS"]
+__all__ = ["preprocess", "preprocessing_columns", "METADATA_COLUMNS", "PREPROCESSING_COLUMNS",
+           "REPORT_COLUMNS"]
 
 #: Columns of ``epochs.metadata`` (one row per epoch, in event order). ``event`` is the row of
 #: ``recording.events`` the epoch comes from; ``onset`` its onset (s) on the recording's time axis.
 METADATA_COLUMNS = ("stim_file", "identity", "expression", "category", "repetition", "trial_type",
                     "run", "onset", "event")
 
-#: Columns of the preprocessing report (one row per recording contact, then one per bipolar
-#: channel): ``name``; ``kind`` (``contact`` or ``bipolar``); ``type``; ``group``; ``included``
-#: (whether its data reach the epochs); ``reason`` (why not, else ""); ``channels`` (the epochs'
-#: channels it feeds, ";"-separated); ``n_epochs`` (trials in the epochs); ``n_outliers``
-#: (trials that were outliers on this channel, out of the trials inside the recording);
-#: ``n_nan`` (kept trials whose data on this channel were set to NaN).
-REPORT_COLUMNS = ("name", "kind", "type", "group", "included", "reason", "channels", "n_epochs",
-                  "n_outliers", "n_nan")
+#: The preprocessing report's columns (one row per recording contact, then one per bipolar
+#: channel) in their order, each with its description (``desc-preprocessing_channels.tsv``).
+PREPROCESSING_COLUMNS = {
+    "name": "Contact (one row per recording contact) or derived channel (bipolar 'A-B').",
+    "kind": "contact or bipolar.",
+    "type": "Channel type (seeg or ecog).",
+    "group": "Shaft or strip.",
+    "included": "Whether its data reach the epochs.",
+    "reason": "Why not (empty when included).",
+    "channels": "The epochs' channels it feeds, ';'-separated.",
+    "n_epochs": "Trials in the epochs.",
+    "n_outliers": "Trials that were outliers on this channel, out of the trials inside the "
+                  "recording (n/a for contacts of bipolar channels).",
+    "n_nan": "Kept trials whose data on this channel were set to NaN (n/a for contacts of "
+             "bipolar channels).",
+}
+
+#: The preprocessing report's column names, in order (the keys of
+#: :data:`PREPROCESSING_COLUMNS`).
+REPORT_COLUMNS = tuple(PREPROCESSING_COLUMNS)
+
+
+def preprocessing_columns(report: pd.DataFrame) -> dict:
+    """Every column of a preprocessing report with its description, in the order it is written.
+
+    Parameters
+    ----------
+    report : pandas.DataFrame
+        The report of :func:`preprocess` (``return_report=True``).
+
+    Returns
+    -------
+    dict
+        Column -> description: :data:`PREPROCESSING_COLUMNS` first, in its order, then any
+        other column of ``report`` (described by its name).
+    """
+    order = [c for c in PREPROCESSING_COLUMNS if c in report.columns]
+    order += [c for c in report.columns if c not in PREPROCESSING_COLUMNS]
+    return {c: PREPROCESSING_COLUMNS.get(c, c.replace("_", " ")) for c in order}
 
 
 @verbose
@@ -76,7 +108,7 @@ def preprocess(recording, config=None, *, verbose=None, return_report=False):
         Level of the ``ieegrsa`` logger during the call (``True`` = ``"INFO"``; ``None``: the
         level set with :func:`ieegrsa.set_log_level`); MNE's messages show at ``"DEBUG"``.
     return_report : bool
-        Also return the per-contact report (see :data:`REPORT_COLUMNS`).
+        Also return the per-contact report (see :data:`PREPROCESSING_COLUMNS`).
 
     Returns
     -------
