@@ -24,14 +24,22 @@ a ReLU.
 
 from __future__ import annotations
 
-import logging
 import re
 
 import torch
 from torch import nn
 
+from .._check import check_option, validate_type
 from ..errors import DataError
-from .crops import FER_BOX, FaceCrop
+from .base import (
+    Extractor,
+    FaceCrop,
+    InputSpec,
+    check_batch,
+    classify_weights,
+    load_state_dict_file,
+)
+from .crops import FER_BOX
 from .facenets import (
     _VGG16_CONVS,
     DenseNetFace,
@@ -39,14 +47,6 @@ from .facenets import (
     VGGFace,
     _caffe_style,
     dense_layers_per_block,
-)
-from .registry import (
-    Extractor,
-    InputSpec,
-    classify_weights,
-    get_extractor,
-    load_state_dict_file,
-    register_extractor,
 )
 
 __all__ = [
@@ -59,8 +59,6 @@ __all__ = [
     "VGGFace2ResNet50Extractor",
     "VGGFaceExtractor",
 ]
-
-logger = logging.getLogger("ieegrsa")
 
 #: VGG-Face / VGGFace2 preprocessing: RGB means of 0–255 images, no scaling. With pixels scaled
 #: to [0, 1] first, ``(x - m / 255) / (1 / 255) = 255 x - m``, the original input.
@@ -136,21 +134,6 @@ class SeedExtractor(Extractor):
         return super().features(module, batch, layers)
 
 
-def check_batch(extractor: Extractor, batch) -> None:
-    """Raise a DataError unless ``batch`` is 4-D with the extractor's input channel count."""
-    channels = extractor.input_spec.channels
-    shape = tuple(getattr(batch, "shape", ()))
-    if len(shape) != 4 or shape[1] != channels:
-        kind = "grayscale" if channels == 1 else "RGB"
-        raise DataError(
-            f"{extractor.name!r} expects {kind} input batches (n, {channels}, height, width)",
-            field="batch", found=shape,
-            fix="convert images with the extractor's input_spec (extract_features does this); "
-                + ("for a grayscale network use the luminance 0.299 R + 0.587 G + 0.114 B"
-                   if channels == 1 else "repeat a grayscale channel three times"),
-        )
-
-
 def strip_module_prefix(state: dict) -> dict:
     """Drop the ``module.`` prefixes that ``torch.nn.DataParallel`` adds to every key."""
     out = {}
@@ -194,13 +177,6 @@ def _no_inplace(module: nn.Module) -> nn.Module:
     return module
 
 
-def _check_choice(value, valid, field):
-    if value not in valid:
-        raise DataError(f"invalid {field}", field=field, found=value,
-                        fix=f"choose one of {', '.join(map(repr, valid))}")
-    return value
-
-
 def _check_classes(num_classes) -> int:
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise DataError("num_classes must be a positive integer", field="num_classes",
@@ -212,7 +188,7 @@ def _face_objective(objective, num_classes):
     """(objective, num_classes) of a face network trained on identity or expression labels."""
     if objective is None:
         objective = "expression" if num_classes == FACE_EXPRESSIONS else "identity"
-    _check_choice(objective, ("identity", "expression"), "objective")
+    check_option("objective", objective, ("identity", "expression"))
     if num_classes is None:
         num_classes = FACE_IDENTITIES if objective == "identity" else FACE_EXPRESSIONS
     return objective, _check_classes(num_classes)
@@ -275,7 +251,7 @@ class VGGFaceExtractor(SeedExtractor):
 
     def __init__(self, num_classes: int = 2622, channel_order: str = "rgb"):
         _check_classes(num_classes)
-        _check_choice(channel_order, ("rgb", "bgr"), "channel_order")
+        check_option("channel_order", channel_order, ("rgb", "bgr"))
         super().__init__(num_classes=num_classes, channel_order=channel_order)
 
     def create(self):
@@ -365,7 +341,7 @@ class VGGFace2ResNet50Extractor(SeedExtractor):
     def __init__(self, num_classes: int = 8631, stride_in_1x1: bool = True,
                  channel_order: str = "rgb"):
         _check_classes(num_classes)
-        _check_choice(channel_order, ("rgb", "bgr"), "channel_order")
+        check_option("channel_order", channel_order, ("rgb", "bgr"))
         super().__init__(num_classes=num_classes, stride_in_1x1=bool(stride_in_1x1),
                          channel_order=channel_order)
 
@@ -532,11 +508,13 @@ class SiameseExtractor(SeedExtractor):
 
     Parameters
     ----------
-    backbone : str
-        Registry name of the shared backbone (default ``"resnet18_gray"``); not ``"siamese"``.
+    backbone : str | Extractor
+        The shared backbone: a registry name (default ``"resnet18_gray"``; not ``"siamese"``),
+        which :func:`~ieegrsa.models.get_extractor` builds (this class :attr:`wraps` it), or an
+        extractor.
     backbone_options : dict | None
         Options of the backbone (e.g. ``{"num_classes": 7}``; its head is dropped, so only
-        options that change the trunk matter).
+        options that change the trunk matter). Default for an extractor given: its own.
 
     Notes
     -----
@@ -553,15 +531,21 @@ class SiameseExtractor(SeedExtractor):
 
     name = "siamese"
     objective = "identity"
+    wraps = ("backbone",)
 
-    def __init__(self, backbone: str = "resnet18_gray", backbone_options: dict | None = None):
-        if backbone == "siamese":
+    def __init__(self, backbone: str | Extractor = "resnet18_gray",
+                 backbone_options: dict | None = None):
+        # a name is built by the registry (``wraps``); constructed directly, an extractor
+        validate_type("backbone", backbone, Extractor,
+                      type_name="an Extractor (get_extractor('siamese', backbone=name) builds "
+                                "one from a name)")
+        if isinstance(backbone, SiameseExtractor):
             raise DataError("a Siamese backbone cannot itself be Siamese", field="backbone",
-                            found=backbone)
-        options = dict(backbone_options or {})
-        self.backbone = get_extractor(backbone, **options)
-        self.input_spec = self.backbone.input_spec
-        super().__init__(backbone=backbone, backbone_options=options)
+                            found=backbone.name)
+        options = backbone.get_options() if backbone_options is None else dict(backbone_options)
+        self.backbone = backbone
+        self.input_spec = backbone.input_spec
+        super().__init__(backbone=backbone.name, backbone_options=options)
 
     def create(self):
         return SiameseNet(self.backbone.create())
@@ -600,6 +584,7 @@ class SiameseExtractor(SeedExtractor):
 
 # --- registration -------------------------------------------------------------------------
 
+#: registry name → extractor, loaded by :mod:`ieegrsa.models.registry` on first lookup
 EXTRACTORS = {
     "vggface": VGGFaceExtractor,
     "vggface2_resnet50": VGGFace2ResNet50Extractor,
@@ -607,9 +592,3 @@ EXTRACTORS = {
     "densenet_face": DenseNetFaceExtractor,
     "siamese": SiameseExtractor,
 }
-
-for _name, _factory in EXTRACTORS.items():
-    try:
-        register_extractor(_name, _factory)
-    except DataError:  # the user registered this name first: theirs wins
-        logger.debug("extractor %r already registered; keeping that one", _name)

@@ -1,4 +1,4 @@
-"""Every torchvision classification model as an :class:`~ieegrsa.models.registry.Extractor`.
+"""Every torchvision classification model as an :class:`~ieegrsa.models.base.Extractor`.
 
 Names are torchvision's (``torchvision.models.list_models(module=torchvision.models)``:
 ``resnet50``, ``vgg16``, ``vit_b_16`` …); options pass to ``torchvision.models.get_model``
@@ -29,7 +29,8 @@ import warnings
 from pathlib import Path
 
 from ..errors import DataError
-from .registry import IMAGENET_MEAN, IMAGENET_STD, Extractor, InputSpec, evenly_spaced
+from .base import IMAGENET_MEAN, IMAGENET_STD, Extractor, InputSpec, classify_weights
+from .layers import evenly_spaced
 
 __all__ = ["TorchvisionExtractor", "torchvision_names"]
 
@@ -138,8 +139,6 @@ class TorchvisionExtractor(Extractor):
             ) from err
 
     def weights_id(self, weights, seed=0) -> str:
-        from .registry import classify_weights
-
         kind, value = classify_weights(weights)
         if kind == "name":
             return f"torchvision:{self.resolve_weights(value)}"

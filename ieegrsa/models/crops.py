@@ -12,13 +12,14 @@ the same extractor, so they get exactly the trained network's crops.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._check import check_option
 from ..errors import DataError
+from .base import LUMA, FaceCrop
 from .faces import FACE_COLUMNS, LANDMARK_NAMES, _dlib, _find, _read, _require_one, image_names
 
 __all__ = ["BOX_COLUMNS", "CROPS", "DLIB_CHIP", "FACES_TABLE_COLUMNS", "FER_BOX",
@@ -29,68 +30,7 @@ __all__ = ["BOX_COLUMNS", "CROPS", "DLIB_CHIP", "FACES_TABLE_COLUMNS", "FER_BOX"
 CROPS = ("auto", "aligned", "box", "none")
 BOX_COLUMNS = ("box_x0", "box_y0", "box_x1", "box_y1")
 LANDMARK_COLUMNS = tuple(f"{name}_{axis}" for name in LANDMARK_NAMES for axis in "xy")
-#: ITU-R 601-2 luma of R, G, B (``images.LUMA``, which cannot be imported here: images imports
-#: the registry, which imports this module)
-_LUMA = np.array((0.299, 0.587, 0.114))
-
-
-@dataclass(frozen=True)
-class FaceCrop:
-    """A network's input convention for face images.
-
-    The fields of :meth:`key` (all but ``source``) are recorded with the features; the cache
-    keys on the cropped pixels themselves.
-
-    Parameters
-    ----------
-    kind : {"aligned", "box", "none"}
-        ``aligned``: ``dlib.get_face_chip`` of the 5 landmarks (a similarity transform onto
-        dlib's mean face); ``box``: the face box made square around its centre (the shorter side
-        lengthened), widened, then cut out; ``none``: the whole image.
-    size : int
-        Side of an aligned chip (px).
-    padding : float
-        Aligned chips: margin around the face, as a fraction of its size (dlib's ``padding``).
-    scale, shift : float
-        Boxes: the face box is first mapped to the box of the detector the network's authors
-        used: its width and height multiplied by ``scale``, its centre moved down by ``shift``
-        times its height (negative: up), e.g. dlib's HOG box to OpenCV's Haar box for fer.
-    margin : float
-        Boxes: fraction of the square box's side added on every side.
-    offset : int
-        Boxes: pixels added on every side after ``margin`` (fer's ``offsets``).
-    outside : {"pad", "clip"}
-        Boxes reaching past the image: ``pad`` fills with the mean grey of the image's bottom two
-        rows (as fer pads), ``clip`` cuts the box at the image edge.
-    source : str
-        Where the convention comes from, for the reader of the code (not in :meth:`key`).
-    """
-
-    kind: str = "none"
-    size: int = 150
-    padding: float = 0.25
-    scale: float = 1.0
-    shift: float = 0.0
-    margin: float = 0.0
-    offset: int = 0
-    outside: str = "clip"
-    source: str = ""
-
-    def __post_init__(self):
-        if self.kind not in ("aligned", "box", "none"):
-            raise DataError("unknown face crop", field="crop", found=self.kind,
-                            fix="use aligned, box or none")
-        if self.outside not in ("pad", "clip"):
-            raise DataError("unknown handling of boxes past the image", field="outside",
-                            found=self.outside, fix="use pad or clip")
-
-    def key(self) -> dict:
-        """The crop as a JSON-able dict (cache key, provenance); ``none`` is just its kind."""
-        if self.kind == "none":
-            return {"kind": "none"}
-        fields = ("size", "padding") if self.kind == "aligned" else (
-            "scale", "shift", "margin", "offset", "outside")
-        return {"kind": self.kind, **{f: getattr(self, f) for f in fields}}
+_LUMA = np.array(LUMA)
 
 
 #: dlib's ResNet: the chip ``dlib.get_face_chip(image, shape, size=150, padding=0.25)`` of
@@ -125,9 +65,7 @@ def resolve_crop(extractor, crop: str = "auto") -> FaceCrop:
     kind; otherwise an aligned chip is the network's input size with dlib's padding 0.25, and a
     box is the square face box without margin.
     """
-    if crop not in CROPS:
-        raise DataError("unknown crop", field="crop", found=crop,
-                        fix=f"use one of {', '.join(CROPS)}")
+    check_option("crop", crop, CROPS)
     own = extractor.face_crop
     if crop == "auto" or crop == own.kind:
         return own

@@ -17,9 +17,11 @@ from contextlib import ExitStack
 import numpy as np
 
 from ..errors import DataError
+from .base import Extractor, InputSpec
 from .cache import FeatureCache, LayerStore, resolve_cache_dir
 from .images import ImageSet
-from .registry import Extractor, InputSpec, check_layers, get_extractor
+from .layers import check_layers
+from .registry import get_extractor
 
 __all__ = ["Features", "extract_features", "pca_scores", "sparse_projection"]
 

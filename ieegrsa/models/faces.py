@@ -17,6 +17,7 @@ there take precedence over detection).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 from collections.abc import Sequence
@@ -159,9 +160,19 @@ def _dlib(landmarks_file):
 
 
 def _package_file(name: str) -> Path | None:
-    from .dlib_resnet import _package_file as find
-
-    return find(name)
+    """``face_recognition_models/models/<name>`` without importing the package (its
+    ``__init__`` needs ``pkg_resources``)."""
+    try:
+        spec = importlib.util.find_spec("face_recognition_models")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        candidate = Path(folder) / "models" / name
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _read(image, name) -> tuple[np.ndarray, str]:

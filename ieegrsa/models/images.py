@@ -2,7 +2,7 @@
 
 :class:`ImageSet` takes the stimuli in any of the usual forms (a folder, a list of paths, an
 array, PIL images), hashes their content for the feature cache, and yields fixed-size batches
-converted per :class:`~ieegrsa.models.registry.InputSpec`:
+converted per :class:`~ieegrsa.models.base.InputSpec`:
 
 1. optional face crop: a bounding box ``(x0, y0, x1, y1)`` in pixels per image, or the
    bounding box of facial landmarks widened by a margin (see :func:`landmark_boxes`);
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .registry import InputSpec
+from .base import LUMA, InputSpec
 
 __all__ = ["IMAGE_SUFFIXES", "ImageSet", "landmark_boxes", "read_landmarks", "transform_batch"]
 
@@ -35,9 +35,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".we
                   ".pgm")
 #: version of the conversion code; part of the cache key, bump it when the pixels change
 PIPELINE_VERSION = 1
-
-#: ITU-R 601-2 luma weights of R, G, B (PIL's convert("L"))
-LUMA = (0.299, 0.587, 0.114)
 
 
 class ImageSet:

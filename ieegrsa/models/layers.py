@@ -7,10 +7,10 @@ fallback for networks that FX cannot trace.
 
 from __future__ import annotations
 
-import difflib
 import logging
 from weakref import WeakKeyDictionary
 
+from .._check import did_you_mean
 from ..errors import DataError
 
 __all__ = ["check_layers", "evenly_spaced", "hook_features", "without_inplace"]
@@ -140,11 +140,10 @@ def check_layers(extractor, layers, valid) -> None:
     valid_set = set(valid)
     unknown = [name for name in layers if name not in valid_set]
     if unknown:
-        close = difflib.get_close_matches(unknown[0], list(valid), n=3)
-        hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
         raise DataError(
             f"unknown layer(s) for {extractor.name!r}", field="layers", found=unknown,
-            fix=f"{hint}valid layers (depth order): {', '.join(valid)}",
+            fix=f"{did_you_mean(unknown[0], valid, n=3)}valid layers (depth order): "
+                f"{', '.join(valid)}",
         )
 
 
