@@ -405,8 +405,8 @@ def test_sign_flip_test_equals_brute_force_enumeration(table):
     ventral = res[res.roi == "ventral"].set_index("window_start")
     assert (ventral.loc[list(PLANTED), "p_corrected"] < 0.05).all()
     # one-sided, random flips: reproducible with the seed, p ≥ 1 / n_permutations
-    a = sign_flip_test(table, n_permutations=200, tail=1, seed=3)
-    b = sign_flip_test(table, n_permutations=200, tail=1, seed=3)
+    a = sign_flip_test(table, n_permutations=200, alternative="greater", seed=3)
+    b = sign_flip_test(table, n_permutations=200, alternative="greater", seed=3)
     pd.testing.assert_frame_equal(a, b)
     assert not a["exact"].any() and (a["p_value"] >= 1 / 200).all()
 
@@ -414,7 +414,7 @@ def test_sign_flip_test_equals_brute_force_enumeration(table):
 def test_sign_flip_test_says_when_too_few_patients(table):
     from ieegrsa.stats import min_attainable_p, sign_flip_test
 
-    assert min_attainable_p(4) == 2 / 16 and min_attainable_p(5, tail=1) == 1 / 32
+    assert min_attainable_p(4) == 2 / 16 and min_attainable_p(5, alternative="greater") == 1 / 32
     four = table[table.subject.isin(["01", "02", "03", "04"])]
     res = sign_flip_test(four, n_permutations=1000, min_subjects=2)
     assert res["p_value"].isna().all()  # 2 / 16 > 0.05: no p-value that looks like an answer
@@ -452,7 +452,8 @@ def test_vectorised_cluster_p_values_equal_mne_and_brute_force():
         x = rng.normal(0, 1, (7, 30)) + effect
         signs = sign_patterns(7, 1000, rng)
         assert len(signs) == 128 and (signs[0] == 1).all()
-        firsts, p = cluster_p_values(x, thr, signs, tail)
+        alternative = {0: "two-sided", 1: "greater", -1: "less"}[tail]
+        firsts, p = cluster_p_values(x, thr, signs, alternative)
         n = x.shape[0]
         t = (signs @ x / n) / np.sqrt(((x**2).sum(0) - n * (signs @ x / n) ** 2) / (n - 1) / n)
         null = np.array([max(map(abs, masses(row, thr, tail)), default=0.0) for row in t])

@@ -43,7 +43,7 @@ def test_every_table_round_trips_with_described_columns(table, tmp_path):
     config = load_config({})
     for kind, frame in _tables(table).items():
         path = write_stats_table(frame, tmp_path / f"task-faces_desc-{kind}_stats.tsv", kind,
-                                 config=config)
+                                 extra={"Config": config.model_dump(mode="json")})
         sidecar = json.loads(path.with_suffix(".json").read_text())
         assert set(frame.columns) <= set(sidecar), kind
         assert sidecar["Config"]["stats"]["formula"] == "value ~ C(objective)"

@@ -13,10 +13,11 @@ Test
 ----
 :func:`mne.stats.permutation_cluster_1samp_test` on the ``n_patients × n_windows`` curves: the
 one-sample t over patients per window; windows whose t passes ``threshold`` (default: the
-two-sided (or one-sided, by ``tail``) t quantile at p = 0.05 with n - 1 degrees of freedom) form
-clusters of consecutive windows (sorted by start); the cluster statistic is the sum of t over the
-cluster; its p-value is the proportion of sign-flip permutations (each patient's curve × ±1,
-exact enumeration when ``2**n`` ≤ ``n_permutations``) whose largest cluster statistic reaches it.
+two-sided (or one-sided, by ``alternative``) t quantile at p = 0.05 with n - 1 degrees of
+freedom) form clusters of consecutive windows (sorted by start); the cluster statistic is the sum
+of t over the cluster; its p-value is the proportion of sign-flip permutations (each patient's
+curve × ±1, exact enumeration when ``2**n`` ≤ ``n_permutations``) whose largest cluster statistic
+reaches it.
 A cluster's ``start`` is the start of its first window and ``stop`` the stop of its last.
 
 Onset latency
@@ -37,7 +38,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._logging import mne_log_level
 from ..errors import DataError
+from ._alternative import check_alternative, mne_tail
 from .summaries import WINDOW, patient_summary
 
 __all__ = ["cluster_test", "ClusterResult", "onset_latency", "patient_curves",
@@ -132,8 +135,8 @@ def patient_curves(table, contrast=("identity", "expression"), *, column="object
 
 
 def cluster_test(table, contrast=("identity", "expression"), *, column="objective", by="roi",
-                 n_permutations=1000, seed=0, threshold=None, tail=0, transform="fisher",
-                 n_jobs=None) -> ClusterResult:
+                 n_permutations=1000, seed=0, threshold=None, alternative="two-sided",
+                 transform="fisher", n_jobs=None, tail=None) -> ClusterResult:
     """Sign-flip cluster permutation test over windows of patient-level curves.
 
     Parameters
@@ -153,13 +156,15 @@ def cluster_test(table, contrast=("identity", "expression"), *, column="objectiv
         Seed of the permutations (``rng`` of mne).
     threshold : float | None
         Cluster-forming t threshold; None = the t quantile at p = 0.05 (two-sided for
-        ``tail=0``; negative for ``tail=-1``), as mne.
-    tail : {0, 1, -1}
-        Two-sided, greater than 0, less than 0.
+        ``"two-sided"``; negative for ``"less"``), as mne.
+    alternative : {"two-sided", "greater", "less"}
+        The curve differs from 0, is greater, is less.
     transform : {"fisher", "none"}
         Transform of ``value`` before averaging.
     n_jobs : int | None
         Passed to mne.
+    tail : {0, 1, -1} | None
+        Deprecated name of ``alternative`` (removed in the next release).
 
     Returns
     -------
@@ -170,6 +175,7 @@ def cluster_test(table, contrast=("identity", "expression"), *, column="objectiv
     DataError
         A group has fewer than 2 patients with complete curves, or bad arguments.
     """
+    alternative = check_alternative(alternative, tail)
     curves = patient_curves(table, contrast, column=column, by=by, transform=transform)
     by = [by] if isinstance(by, str) else list(by or ())
     label = contrast if isinstance(contrast, str) else "-".join(contrast)
@@ -181,9 +187,9 @@ def cluster_test(table, contrast=("identity", "expression"), *, column="objectiv
             raise DataError(f"the cluster test needs at least 2 patients with complete curves "
                             f"in {where or 'the table'}", field="subject",
                             found=list(curve.index))
-        thr = _threshold(threshold, tail, x.shape[0])
+        thr = _threshold(threshold, alternative, x.shape[0])
         thresholds[key] = thr
-        t_obs, masks, pvals = _run_mne(x, thr, n_permutations, tail, seed, n_jobs)
+        t_obs, masks, pvals = _run_mne(x, thr, n_permutations, alternative, seed, n_jobs)
         starts = curve.columns.get_level_values(0).to_numpy(dtype=float)
         stops = curve.columns.get_level_values(1).to_numpy(dtype=float)
         member = np.full(x.shape[1], -1)
@@ -207,16 +213,16 @@ def cluster_test(table, contrast=("identity", "expression"), *, column="objectiv
 
 
 def onset_latency(table, contrast=("identity", "expression"), *, column="objective", by="roi",
-                  tail=1, alpha=0.05, n_permutations=1000, n_bootstrap=200,
+                  alternative="greater", alpha=0.05, n_permutations=1000, n_bootstrap=200,
                   bootstrap_permutations=200, ci=0.95, seed=0, threshold=None,
-                  transform="fisher", n_jobs=None) -> pd.DataFrame:
+                  transform="fisher", n_jobs=None, tail=None) -> pd.DataFrame:
     """Onset of the first significant cluster, with a bootstrap CI over patients.
 
     Parameters
     ----------
     table, contrast, column, by, threshold, transform, n_jobs
         As in :func:`cluster_test`.
-    tail : {1, -1, 0}
+    alternative : {"greater", "less", "two-sided"}
         Direction of the effect whose onset is sought (default: the first objective's
         similarity above the second's).
     alpha : float
@@ -231,6 +237,8 @@ def onset_latency(table, contrast=("identity", "expression"), *, column="objecti
         Level of the percentile interval.
     seed : int
         Seed of the permutations and of the bootstrap (reproducible).
+    tail : {0, 1, -1} | None
+        Deprecated name of ``alternative`` (removed in the next release).
 
     Returns
     -------
@@ -248,6 +256,7 @@ def onset_latency(table, contrast=("identity", "expression"), *, column="objecti
     window has the same value in every drawn patient (e.g. one patient drawn n times) has no t
     statistic and counts as not detected.
     """
+    alternative = check_alternative(alternative, tail)
     if not 0 < ci < 1:
         raise DataError("ci must lie in (0, 1)", field="ci", found=ci)
     curves = patient_curves(table, contrast, column=column, by=by, transform=transform)
@@ -262,10 +271,10 @@ def onset_latency(table, contrast=("identity", "expression"), *, column="objecti
             raise DataError("onset latency needs at least 2 patients with complete curves",
                             field="subject", found=list(curve.index))
         starts = curve.columns.get_level_values(0).to_numpy(dtype=float)
-        thr = _threshold(threshold, tail, n)
+        thr = _threshold(threshold, alternative, n)
 
         def onset(data, n_perm, perm_seed, thr=thr, starts=starts):
-            _, masks, pvals = _run_mne(data, thr, n_perm, tail, perm_seed, n_jobs)
+            _, masks, pvals = _run_mne(data, thr, n_perm, alternative, perm_seed, n_jobs)
             firsts = [np.flatnonzero(m)[0] for m, p in zip(masks, pvals) if p < alpha]
             return starts[min(firsts)] if firsts else np.nan
 
@@ -278,7 +287,7 @@ def onset_latency(table, contrast=("identity", "expression"), *, column="objecti
                 boot[b] = np.nan
                 continue
             signs = sign_patterns(n, bootstrap_permutations, np.random.default_rng(perm_seed))
-            firsts, pvals = cluster_p_values(sample, thr, signs, tail)
+            firsts, pvals = cluster_p_values(sample, thr, signs, alternative)
             hits = firsts[pvals < alpha]
             boot[b] = starts[hits.min()] if hits.size else np.nan
         found = boot[~np.isnan(boot)]
@@ -301,7 +310,7 @@ def sign_patterns(n, n_permutations, rng):
     return signs
 
 
-def cluster_p_values(x, threshold, signs, tail=0):
+def cluster_p_values(x, threshold, signs, alternative="two-sided", *, tail=None):
     """Clusters of the data and their sign-flip p-values, every sign pattern at once.
 
     The same test as :func:`mne.stats.permutation_cluster_1samp_test` on 1-D data (clusters of
@@ -314,10 +323,12 @@ def cluster_p_values(x, threshold, signs, tail=0):
     ----------
     x : array, shape (n_subjects, n_windows)
     threshold : float
-        Cluster-forming t (negative for ``tail=-1``, as mne).
+        Cluster-forming t (negative for ``"less"``, as mne).
     signs : array, shape (n_patterns, n_subjects)
         Sign patterns; the first must be all +1 (the data).
-    tail : {0, 1, -1}
+    alternative : {"two-sided", "greater", "less"}
+    tail : {0, 1, -1} | None
+        Deprecated name of ``alternative`` (removed in the next release).
 
     Returns
     -------
@@ -326,13 +337,14 @@ def cluster_p_values(x, threshold, signs, tail=0):
     p_values : array
         Their p-values.
     """
+    alternative = check_alternative(alternative, tail)
     n = x.shape[0]
     means = signs @ x / n
     var = ((x**2).sum(axis=0) - n * means**2) / (n - 1)
     t = means / np.sqrt(np.maximum(var, 0) / n)
-    if tail == -1:
+    if alternative == "less":
         t, threshold = -t, -threshold
-    masks = [t > threshold] + ([t < -threshold] if tail == 0 else [])
+    masks = [t > threshold] + ([t < -threshold] if alternative == "two-sided" else [])
     masses, firsts = [], []
     rows = np.arange(t.shape[0])[:, None]
     for mask in masks:
@@ -351,16 +363,14 @@ def cluster_p_values(x, threshold, signs, tail=0):
     return np.concatenate(firsts).astype(int), p
 
 
-def _threshold(threshold, tail, n):
-    if tail not in (0, 1, -1):
-        raise DataError("tail must be 0 (two-sided), 1 or -1", field="tail", found=tail)
+def _threshold(threshold, alternative, n):
     if threshold is not None:
         return float(threshold)
-    q = stats.t.ppf(1 - 0.05 / (2 if tail == 0 else 1), n - 1)
-    return -q if tail == -1 else q
+    q = stats.t.ppf(1 - 0.05 / (2 if alternative == "two-sided" else 1), n - 1)
+    return -q if alternative == "less" else q
 
 
-def _run_mne(x, threshold, n_permutations, tail, seed, n_jobs):
+def _run_mne(x, threshold, n_permutations, alternative, seed, n_jobs):
     from mne.stats import permutation_cluster_1samp_test
 
     if np.any(np.ptp(x, axis=0) == 0):
@@ -372,8 +382,9 @@ def _run_mne(x, threshold, n_permutations, tail, seed, n_jobs):
         # "No clusters found" is a result here (an empty cluster table), not a problem
         warnings.filterwarnings("ignore", message="No clusters found")
         t_obs, masks, pvals, _ = permutation_cluster_1samp_test(
-            x, threshold=threshold, n_permutations=n_permutations, tail=tail, rng=seed,
-            n_jobs=n_jobs, out_type="mask", verbose=False)
+            x, threshold=threshold, n_permutations=n_permutations,
+            tail=mne_tail(alternative), rng=seed, n_jobs=n_jobs, out_type="mask",
+            verbose=mne_log_level())
     # 1-D data come back as slices whatever out_type asks; index a mask with any of the forms
     out = []
     for cluster in masks:

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..config import config_section, config_value
 from ..errors import ConfigError, DataError
 from .clusters import cluster_test, onset_latency
 from .formulas import formula_columns
@@ -40,15 +41,21 @@ def analysis_table(similarity: pd.DataFrame, family: str, pattern: str) -> pd.Da
     return rows.dropna(subset=["value"])
 
 
-def group_statistics(similarity: pd.DataFrame, config, *, n_jobs=None) -> dict[str, pd.DataFrame]:
+def group_statistics(similarity: pd.DataFrame, config=None, *, seed=None,
+                     n_jobs=None) -> dict[str, pd.DataFrame]:
     """Mixed models, sign-flip checks, model comparisons, cluster tests, onsets, patient curves.
 
     Parameters
     ----------
     similarity : pandas.DataFrame
         The participants' similarity tables, concatenated.
-    config : ieegrsa.Config
-        Its ``stats`` section sets every choice; ``random_seed`` seeds the permutations.
+    config : StatsConfig | Config | dict | path-like | None
+        The ``stats`` section (what the pipeline passes), or anything
+        :func:`~ieegrsa.config.load_config` accepts, of which the ``stats`` section is used; it
+        sets every choice. None: the defaults.
+    seed : int | None
+        Seed of the permutations and bootstraps; None: ``random_seed`` of a whole
+        configuration, else its default.
     n_jobs : int | None
         Parallel jobs of the cluster tests.
 
@@ -58,14 +65,15 @@ def group_statistics(similarity: pd.DataFrame, config, *, n_jobs=None) -> dict[s
         The :data:`TABLES` (see :data:`ieegrsa.stats.tables.COLUMNS`), each with a ``family``
         column (``categorical`` or ``network``), analysed separately.
     """
-    stats = config.stats
+    stats = config_section(config, "stats")
+    seed = config_value(config, "random_seed", seed)
     pattern = stats.pattern
     if not (similarity["pattern"] == pattern).any():
         found = sorted(similarity["pattern"].unique())
         raise DataError("no similarity of the neural pattern the statistics model",
                         field="stats.pattern", found=f"{pattern!r} (the tables hold {found})",
                         fix="set stats.pattern to one of those, or add it to rsa.pattern")
-    _check_formulas(similarity, stats)
+    _check_formulas(similarity, stats.formula, stats.compare)
     out = {kind: [] for kind in TABLES}
     for family in ("categorical", "network"):
         rows = analysis_table(similarity, family, pattern)
@@ -91,7 +99,10 @@ def group_statistics(similarity: pd.DataFrame, config, *, n_jobs=None) -> dict[s
                                correction=stats.correction, se_floor=stats.se_floor,
                                min_subjects=stats.min_patients)
             out["mixedlm"].append(fits.table.assign(family=family))
-            out["comparison"] += _comparisons(modelled, stats, family)
+            out["comparison"] += _comparisons(
+                modelled, family, compare=stats.compare, slopes=stats.slopes,
+                nested=None if stats.vc == "none" else "auto", transform=stats.transform,
+                formula=stats.formula, seed_study_bic=stats.seed_study_bic)
         for contrast in stats.contrasts:
             if not set(contrast) <= levels:
                 logger.info("contrast %s skipped for %s models (levels %s)", contrast, family,
@@ -103,10 +114,14 @@ def group_statistics(similarity: pd.DataFrame, config, *, n_jobs=None) -> dict[s
                 continue
             out["signflip"].append(sign_flip_test(
                 testable, contrast, column="objective", by="roi",
-                n_permutations=max(stats.n_permutations, 1), seed=config.random_seed,
-                tail=_TAILS[stats.alternative], alpha=stats.alpha, min_subjects=stats.min_patients,
-                transform=stats.transform).assign(family=family))
-            clusters, onsets = _clusters_and_onsets(testable, contrast, stats, config, n_jobs)
+                n_permutations=max(stats.n_permutations, 1), seed=seed,
+                alternative=stats.alternative, alpha=stats.alpha,
+                min_subjects=stats.min_patients, transform=stats.transform).assign(family=family))
+            clusters, onsets = _clusters_and_onsets(
+                testable, contrast, alternative=stats.alternative, alpha=stats.alpha,
+                min_patients=stats.min_patients, n_permutations=stats.n_permutations,
+                n_bootstrap=stats.n_bootstrap, threshold=stats.cluster_threshold,
+                transform=stats.transform, seed=seed, n_jobs=n_jobs)
             out["clusters"].append(clusters.assign(family=family))
             out["onsets"].append(onsets.assign(family=family))
     return {kind: _first_family(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame())
@@ -123,10 +138,10 @@ def _modelled_rows(rows, family) -> pd.DataFrame:
     return trained if trained["objective"].nunique() > 1 else rows
 
 
-def _check_formulas(similarity, stats):
+def _check_formulas(similarity, formula, compare):
     columns = set(similarity.columns) | {"objective"}
-    formulas = [("stats.formula", stats.formula)]
-    formulas += [("stats.compare", f) for pair in stats.compare for f in pair]
+    formulas = [("stats.formula", formula)]
+    formulas += [("stats.compare", f) for pair in compare for f in pair]
     for name, formula in formulas:
         try:
             missing = [c for c in formula_columns(formula) if c not in columns]
@@ -138,15 +153,12 @@ def _check_formulas(similarity, stats):
                               fix=f"use columns of the table: {', '.join(sorted(columns))}")
 
 
-_TAILS = {"two-sided": 0, "greater": 1, "less": -1}
-
-
-def _clusters_and_onsets(testable, contrast, stats, config, n_jobs):
+def _clusters_and_onsets(testable, contrast, *, alternative, alpha, min_patients, n_permutations,
+                         n_bootstrap, threshold, transform, seed, n_jobs):
     """Cluster tests and onsets of the ROIs with enough patients; the others are labelled."""
-    tail = _TAILS[stats.alternative]
     counts = testable.groupby("roi")["subject"].nunique()
     enough = [roi for roi, n in counts.items()
-              if n >= stats.min_patients and min_attainable_p(n, tail) <= stats.alpha]
+              if n >= min_patients and min_attainable_p(n, alternative) <= alpha]
     label = contrast if isinstance(contrast, str) else "-".join(contrast)
     clusters, onsets = [], []
     rows = testable[testable["roi"].isin(enough)]
@@ -154,21 +166,20 @@ def _clusters_and_onsets(testable, contrast, stats, config, n_jobs):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             result = cluster_test(rows, contrast, column="objective", by="roi",
-                                  n_permutations=stats.n_permutations, seed=config.random_seed,
-                                  threshold=stats.cluster_threshold, tail=tail,
-                                  transform=stats.transform, n_jobs=n_jobs)
+                                  n_permutations=n_permutations, seed=seed,
+                                  threshold=threshold, alternative=alternative,
+                                  transform=transform, n_jobs=n_jobs)
         clusters.append(result.clusters.assign(note=""))
         onsets.append(onset_latency(rows, contrast, column="objective", by="roi",
-                                    tail=tail, alpha=stats.alpha,
-                                    n_permutations=stats.n_permutations,
-                                    n_bootstrap=stats.n_bootstrap, seed=config.random_seed,
-                                    threshold=stats.cluster_threshold,
-                                    transform=stats.transform, n_jobs=n_jobs).assign(note=""))
+                                    alternative=alternative, alpha=alpha,
+                                    n_permutations=n_permutations, n_bootstrap=n_bootstrap,
+                                    seed=seed, threshold=threshold, transform=transform,
+                                    n_jobs=n_jobs).assign(note=""))
     for roi in sorted(set(counts.index) - set(enough)):
         n = int(counts[roi])
-        note = (too_few_note(n, stats.min_patients) if n < stats.min_patients else
+        note = (too_few_note(n, min_patients) if n < min_patients else
                 f"too few patients for a group claim (the smallest p {n} patients can give "
-                f"is {min_attainable_p(n, tail):.3g} > alpha {stats.alpha:g})")
+                f"is {min_attainable_p(n, alternative):.3g} > alpha {alpha:g})")
         logger.warning("ROI %r: %s; no cluster test or onset", roi, note)
         clusters.append(pd.DataFrame([{"roi": roi, "contrast": label, "start": np.nan,
                                        "stop": np.nan, "statistic": np.nan,
@@ -178,7 +189,7 @@ def _clusters_and_onsets(testable, contrast, stats, config, n_jobs):
                                      "ci_low": np.nan, "ci_high": np.nan, "detected": np.nan,
                                      "n_bootstrap": 0, "n_subjects": n, "note": note}]))
     clusters = pd.concat(clusters, ignore_index=True)
-    clusters["min_p"] = [min_attainable_p(n, tail) for n in clusters["n_subjects"]]
+    clusters["min_p"] = [min_attainable_p(n, alternative) for n in clusters["n_subjects"]]
     return clusters, pd.concat(onsets, ignore_index=True)
 
 
@@ -195,22 +206,22 @@ def _rois_with_patients(rows, contrast, minimum=2) -> pd.DataFrame:
     return rows[rows["roi"].isin(keep)]
 
 
-def _comparisons(rows, stats, family) -> list[pd.DataFrame]:
+def _comparisons(rows, family, *, compare, slopes, nested, transform, formula,
+                 seed_study_bic) -> list[pd.DataFrame]:
     tables = []
     if rows["roi"].nunique() < 2:
         return tables
-    for reduced, full in stats.compare:
+    for reduced, full in compare:
         try:
-            table = compare_models(rows, reduced, full, by=list(WINDOW), slopes=stats.slopes,
-                                   nested=None if stats.vc == "none" else "auto",
-                                   transform=stats.transform)
+            table = compare_models(rows, reduced, full, by=list(WINDOW), slopes=slopes,
+                                   nested=nested, transform=transform)
         except DataError as err:
             logger.warning("model comparison %s vs %s skipped for %s models: %s", reduced, full,
                            family, err)
             continue
         tables.append(table.assign(family=family))
-    if stats.seed_study_bic:
-        table = compare_regressions(rows, stats.formula, split="roi", transform=stats.transform)
+    if seed_study_bic:
+        table = compare_regressions(rows, formula, split="roi", transform=transform)
         tables.append(table.assign(family=family))
     return tables
 

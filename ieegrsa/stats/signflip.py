@@ -8,7 +8,7 @@ distribution unchanged, so the one-sample t over patients per window is referred
 sign-flip distribution: every one of the ``2**n`` flips when that is at most ``n_permutations``
 (exact), else ``n_permutations`` random flips (the observed one included, so ``p ≥ 1 /
 n_permutations``). ``p_corrected`` uses the maximum over windows of ``|t|`` (or ``t``, ``-t``
-by ``tail``), which controls the family-wise error over windows (Nichols & Holmes 2002, Hum
+by ``alternative``), which controls the family-wise error over windows (Nichols & Holmes 2002, Hum
 Brain Mapp 15:1).
 
 With ``n`` patients the smallest attainable p is ``1 / 2**n`` one-sided and ``2 / 2**n``
@@ -23,32 +23,37 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ._alternative import check_alternative, mne_tail
 from .clusters import patient_curves, sign_patterns
 from .mixed import too_few_note
 
 __all__ = ["sign_flip_test", "min_attainable_p"]
 
 
-def min_attainable_p(n_subjects, tail=0, n_permutations=None) -> float:
+def min_attainable_p(n_subjects, alternative="two-sided", n_permutations=None, *,
+                     tail=None) -> float:
     """Smallest p-value a sign-flip test over ``n_subjects`` patients can give.
 
     Parameters
     ----------
     n_subjects : int
-    tail : {0, 1, -1}
+    alternative : {"two-sided", "greater", "less"}
         Two-sided or one-sided.
     n_permutations : int | None
         With random flips (``2**n`` above it), ``1 / n_permutations`` bounds it too.
+    tail : {0, 1, -1} | None
+        Deprecated name of ``alternative`` (removed in the next release).
     """
-    exact = (1.0 if tail else 2.0) / 2.0**n_subjects
+    alternative = check_alternative(alternative, tail)
+    exact = (2.0 if alternative == "two-sided" else 1.0) / 2.0**n_subjects
     if n_permutations is not None and 2**n_subjects > n_permutations:
         return max(exact, 1.0 / n_permutations)
     return exact
 
 
 def sign_flip_test(table, contrast=("identity", "expression"), *, column="objective", by="roi",
-                   n_permutations=10000, seed=0, tail=0, alpha=0.05, min_subjects=2,
-                   transform="fisher") -> pd.DataFrame:
+                   n_permutations=10000, seed=0, alternative="two-sided", alpha=0.05,
+                   min_subjects=2, transform="fisher", tail=None) -> pd.DataFrame:
     """Sign-flip permutation test per window of patient contrast curves (max-statistic).
 
     Parameters
@@ -63,12 +68,14 @@ def sign_flip_test(table, contrast=("identity", "expression"), *, column="object
         Exact enumeration when ``2**n_subjects`` ≤ this, else this many random flips.
     seed : int
         Seed of the random flips.
-    tail : {0, 1, -1}
-        Two-sided, greater than 0, less than 0.
+    alternative : {"two-sided", "greater", "less"}
+        The contrast differs from 0, is greater, is less.
     alpha : float
         Level below which a p-value is reachable at all (see ``min_p``).
     min_subjects : int
         Fewer patients: no p-value, the note says so.
+    tail : {0, 1, -1} | None
+        Deprecated name of ``alternative`` (removed in the next release).
 
     Returns
     -------
@@ -78,8 +85,7 @@ def sign_flip_test(table, contrast=("identity", "expression"), *, column="object
         ``p_corrected`` (max-statistic over the group's windows), ``min_p``, ``n_subjects``,
         ``n_permutations`` (flips used), ``exact`` and ``note``.
     """
-    if tail not in (0, 1, -1):
-        raise DataError("tail must be 0, 1 or -1", field="tail", found=tail)
+    alternative = check_alternative(alternative, tail)
     if not isinstance(n_permutations, (int, np.integer)) or n_permutations < 1:
         raise DataError("n_permutations must be a positive integer", field="n_permutations",
                         found=n_permutations)
@@ -102,8 +108,8 @@ def sign_flip_test(table, contrast=("identity", "expression"), *, column="object
                                        "note": too_few_note(n, max(min_subjects, 2))}))
             continue
         signs, exact = sign_patterns(n, n_permutations, rng), 2**n <= n_permutations
-        t_obs, p, p_fwe = _test(x, signs, tail)
-        min_p = min_attainable_p(n, tail, None if exact else n_permutations)
+        t_obs, p, p_fwe = _test(x, signs, alternative)
+        min_p = min_attainable_p(n, alternative, None if exact else n_permutations)
         note = ""
         if n < min_subjects or min_p > alpha:
             p, p_fwe = np.full_like(p, np.nan), np.full_like(p_fwe, np.nan)
@@ -117,7 +123,7 @@ def sign_flip_test(table, contrast=("identity", "expression"), *, column="object
     return pd.DataFrame(pd.concat(parts, ignore_index=True) if parts else None)
 
 
-def _test(x, signs, tail):
+def _test(x, signs, alternative):
     """t per window of every sign pattern at once (the sum of squares is flip-invariant)."""
     n = x.shape[0]
     sums_sq = (x**2).sum(axis=0)
@@ -127,7 +133,7 @@ def _test(x, signs, tail):
         t = means / np.sqrt(var / n)
     t = np.where(var > 0, t, np.sign(means) * np.inf)
     t = np.nan_to_num(t, nan=0.0)
-    stat = np.abs(t) if tail == 0 else t * tail
+    stat = np.abs(t) if alternative == "two-sided" else t * mne_tail(alternative)
     # signs[0] is the observed labelling; ties (up to rounding) count as reaching it
     observed = np.where(np.isfinite(stat[0]), stat[0] - 1e-10 * np.abs(stat[0]), stat[0])
     p = (stat >= observed).mean(axis=0)

@@ -6,15 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._check import check_option
+from .._columns import WINDOW_COLUMNS
 from ..bids.derivatives import software_versions, write_tsv
 from ..errors import DataError
 
 __all__ = ["COLUMNS", "write_stats_table"]
 
-_WINDOW = {
-    "window_start": {"Description": "Start of the time window", "Units": "s"},
-    "window_stop": {"Description": "End of the time window", "Units": "s"},
-}
 _TEST = {
     "roi": "Region of interest",
     "contrast": "What was tested: a-b (difference of two objectives) or a (against 0)",
@@ -39,7 +37,7 @@ COLUMNS = {
     "mixedlm": {
         **_FAMILY,
         "roi": "Region of interest of the fit (n/a when fitted across ROIs)",
-        **_WINDOW,
+        **WINDOW_COLUMNS,
         "term": "Fixed-effect term of the mixed model (patsy name)",
         "estimate": "Estimated coefficient (Fisher z units when the values were transformed)",
         "se": "Standard error used for inference: se_two_stage where the patient-level "
@@ -70,7 +68,7 @@ COLUMNS = {
     "signflip": {
         **_FAMILY,
         **_TEST,
-        **_WINDOW,
+        **WINDOW_COLUMNS,
         "mean": "Mean over patients of the patient contrast curve (Fisher z when transformed)",
         "t": "One-sample t over patients",
         "p_value": "Sign-flip permutation p-value of the window, uncorrected",
@@ -84,7 +82,7 @@ COLUMNS = {
     },
     "comparison": {
         **_FAMILY,
-        **_WINDOW,
+        **WINDOW_COLUMNS,
         "roi": "Region of interest (n/a when compared across ROIs)",
         "model": "reduced or full (likelihood-ratio tests); combined, roi=<name> or separate "
                  "(the seed study's OLS comparison)",
@@ -130,7 +128,7 @@ COLUMNS = {
         "subject": "Patient label",
         "roi": "Region of interest",
         "objective": "Training objective of the models averaged",
-        **_WINDOW,
+        **WINDOW_COLUMNS,
         "mean": "Mean similarity of the patient's rows in the cell (Fisher z when transformed)",
         "mean_r": "The mean transformed back to a correlation",
         "sd": "Standard deviation of those rows",
@@ -140,7 +138,7 @@ COLUMNS = {
 }
 
 
-def write_stats_table(table: pd.DataFrame, path, kind: str, *, config=None) -> Path:
+def write_stats_table(table: pd.DataFrame, path, kind: str, *, extra: dict | None = None) -> Path:
     """Write one group-level table as TSV with a JSON sidecar describing every column.
 
     Parameters
@@ -151,18 +149,15 @@ def write_stats_table(table: pd.DataFrame, path, kind: str, *, config=None) -> P
     path : path-like
         The ``.tsv`` to write (atomically; the sidecar is the same name with ``.json``).
     kind : {"mixedlm", "signflip", "comparison", "clusters", "onsets", "patients"}
-    config : ieegrsa.config.Config | None
-        Recorded in the sidecar with the software versions.
+    extra : dict | None
+        Further sidecar fields (e.g. the run's provenance record), written after the software
+        versions (``SoftwareVersions``, which ``extra`` may replace).
     """
-    if kind not in COLUMNS:
-        raise DataError("unknown stats table kind", field="kind", found=repr(kind),
-                        fix=f"choose one of {sorted(COLUMNS)}")
+    check_option("kind", kind, sorted(COLUMNS), what="stats table kind")
     described = COLUMNS[kind]
     missing = [c for c in table.columns if c not in described]
     if missing:
         raise DataError(f"columns without a description in a {kind} table", field="table",
                         found=str(missing), fix="describe them in ieegrsa.stats.tables.COLUMNS")
-    extra = {"SoftwareVersions": software_versions()}
-    if config is not None:
-        extra["Config"] = config.model_dump(mode="json")
-    return write_tsv(table, path, described, extra)
+    return write_tsv(table, path, described, {"SoftwareVersions": software_versions(),
+                                              **(extra or {})})
