@@ -321,7 +321,7 @@ def test_welch_matches_scipy_and_fdr_matches_statsmodels():
     from statsmodels.stats.multitest import multipletests
 
     epochs = _epochs(effects=(1.0, 0.0, -0.5, 0.3, 0.0))
-    table = face_selectivity(epochs, window=(0.1, 0.4))
+    table = face_selectivity(epochs, interval=(0.1, 0.4))
     X = epochs.get_data(tmin=0.1, tmax=0.4).mean(axis=2)
     face = epochs.metadata["category"].to_numpy() == "face"
     for c in range(X.shape[1]):
@@ -382,7 +382,7 @@ def test_localizer_needs_nonface_trials_metadata_and_a_valid_window():
         face_selectivity(_epochs(n_face=20, n_nonface=0))
     epochs = _epochs()
     with pytest.raises(DataError, match="not inside the epochs"):
-        face_selectivity(epochs, window=(0.5, 1.5))
+        face_selectivity(epochs, interval=(0.5, 1.5))
     with mne_quiet():
         epochs.metadata = None
     with pytest.raises(DataError, match="stimulus category"):

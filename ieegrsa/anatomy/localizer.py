@@ -112,18 +112,18 @@ def _fdr(p: np.ndarray, family: np.ndarray) -> np.ndarray:
     return out
 
 
-def face_selectivity(epochs, *, window=(0.1, 0.4), test="welch", n_permutations=1000,
+def face_selectivity(epochs, *, interval=(0.1, 0.4), test="welch", n_permutations=1000,
                      alternative="greater", alpha=0.05, min_d_prime=0.0, seed=0,
                      category_column="category", face="face", nonface="nonface",
-                     picks=None) -> pd.DataFrame:
+                     picks=None, window=None) -> pd.DataFrame:
     """Face selectivity of every contact of the epochs.
 
     Parameters
     ----------
     epochs : mne.Epochs
         High-gamma amplitude epochs with a ``metadata`` column ``category`` (face / nonface).
-    window : (float, float)
-        Post-stimulus window (s) over which the amplitude is averaged.
+    interval : (float, float)
+        Post-stimulus interval (s) over which the amplitude is averaged.
     test : {"welch", "permutation"}
         Welch's t-test (scipy), or a permutation test of Welch's t (``n_permutations``
         relabellings seeded by ``seed``; p = (1 + #{t_perm >= t}) / (1 + n_permutations)).
@@ -136,6 +136,8 @@ def face_selectivity(epochs, *, window=(0.1, 0.4), test="welch", n_permutations=
     picks : list of str | None
         Channels; None = every channel of the epochs. Channels in ``epochs.info['bads']`` are
         tested but left out of the FDR family and never face-selective.
+    window : (float, float) | None
+        Deprecated name of ``interval`` (a FutureWarning); removed in the next release.
 
     Returns
     -------
@@ -147,8 +149,12 @@ def face_selectivity(epochs, *, window=(0.1, 0.4), test="welch", n_permutations=
     ------
     DataError
         Without metadata, without a ``category`` column, with fewer than two face or two
-        non-face trials, or for a window outside the epochs.
+        non-face trials, or for an interval outside the epochs.
     """
+    if window is not None:
+        warnings.warn("face_selectivity(window=...) is now interval=...; window will be removed "
+                      "in the next release", FutureWarning, stacklevel=2)
+        interval = window
     check_option("test", test, ("welch", "permutation"), what="localizer test")
     check_option("alternative", alternative, ("greater", "two-sided", "less"))
     metadata = getattr(epochs, "metadata", None)
@@ -172,14 +178,14 @@ def face_selectivity(epochs, *, window=(0.1, 0.4), test="welch", n_permutations=
             "'nonface' in the stimulus table, or set anatomy.membership: anatomy and "
             "anatomy.localizer.run: off",
         )
-    tmin, tmax = float(window[0]), float(window[1])
+    tmin, tmax = float(interval[0]), float(interval[1])
     if not (tmin < tmax) or tmin < epochs.times[0] - 1e-9 or tmax > epochs.times[-1] + 1e-9:
         raise DataError(
-            "The localizer window is not inside the epochs",
-            field="anatomy.localizer.interval",
+            "The localizer interval is not inside the epochs",
+            field="interval",
             found=f"[{tmin}, {tmax}] s; epochs span [{epochs.times[0]:.3f}, "
             f"{epochs.times[-1]:.3f}] s",
-            fix="Choose a post-stimulus window within the epochs, e.g. [0.1, 0.4]",
+            fix="Choose a post-stimulus interval within the epochs, e.g. [0.1, 0.4]",
         )
     names = list(epochs.ch_names) if picks is None else list(picks)
     data = epochs.get_data(picks=names, tmin=tmin, tmax=tmax)  # (n_trials, n_ch, n_times)

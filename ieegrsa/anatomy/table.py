@@ -186,9 +186,9 @@ def _ieeg_picks(epochs) -> list[int]:
 _CUSTOM: dict[str, tuple] = {}  # custom atlas name -> (image, labels) as registered
 
 
-def _register_custom_atlases(config, recording) -> None:
+def _register_custom_atlases(custom_atlases, recording) -> None:
     root = getattr(recording, "bids_root", None)
-    for name, spec in config.anatomy.custom_atlases.items():
+    for name, spec in custom_atlases.items():
         paths = []
         for value in (spec.image, spec.labels):
             path = Path(value).expanduser()
@@ -209,14 +209,13 @@ def _register_custom_atlases(config, recording) -> None:
         _CUSTOM[name] = tuple(paths)
 
 
-def _needs_localizer(config) -> bool:
-    return config.anatomy.membership != "anatomy" or config.anatomy.localizer.run == "on"
+def _needs_localizer(anatomy) -> bool:
+    return anatomy.membership != "anatomy" or anatomy.localizer.run == "on"
 
 
-def _check_nonface(recording, epochs, config) -> bool:
+def _check_nonface(recording, epochs, anatomy, stimuli_table) -> bool:
     """Whether the localizer runs; raises when the configuration requires it but cannot."""
-    anatomy = config.anatomy
-    required = _needs_localizer(config)
+    required = _needs_localizer(anatomy)
     if anatomy.localizer.run == "off":
         return False
     category = None
@@ -237,7 +236,7 @@ def _check_nonface(recording, epochs, config) -> bool:
     if not has_nonface:
         file = None
         if recording is not None and getattr(recording, "bids_root", None) is not None:
-            file = Path(recording.bids_root) / config.bids.stimuli_table
+            file = Path(recording.bids_root) / stimuli_table
         raise DataError(
             f"The configuration asks for the face-selectivity localizer ({why}), but this "
             "dataset has no non-face stimuli",
@@ -256,7 +255,8 @@ def _check_nonface(recording, epochs, config) -> bool:
     return True
 
 
-def localize(recording=None, epochs=None, config=None) -> pd.DataFrame:
+def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
+             seed=None) -> pd.DataFrame:
     """The contact table: where each contact is, its ROI, face selectivity, and inclusion.
 
     Parameters
@@ -267,8 +267,16 @@ def localize(recording=None, epochs=None, config=None) -> pd.DataFrame:
         High-gamma amplitude epochs from :func:`ieegrsa.preprocess`. When given, the table has
         one row per iEEG channel of the epochs (bipolar channels at their midpoints), plus the
         recording's bad contacts that the epochs dropped; the localizer runs on them.
-    config : ieegrsa.Config | Mapping | path | None
-        The configuration (section ``anatomy``; ``random_seed`` seeds permutations).
+    config : AnatomyConfig | Config | Mapping | str | path-like | None
+        The ``anatomy`` section (what the pipeline passes), or anything
+        :func:`ieegrsa.load_config` accepts, of which only that section is used.
+    stimuli_table : str | None
+        The stimulus table's path relative to the dataset root, named in the error when the
+        localizer lacks non-face stimuli; None: ``bids.stimuli_table`` of a whole ``config``,
+        else its default.
+    seed : int | None
+        Seed of the localizer's permutations; None: ``random_seed`` of a whole ``config``,
+        else its default.
 
     Returns
     -------
@@ -296,25 +304,24 @@ def localize(recording=None, epochs=None, config=None) -> pd.DataFrame:
         When the configuration requires the localizer and the dataset has no non-face stimuli
         (or no epochs were given).
     """
-    from ..config import load_config
+    from ..config import SUPPORTED_SPACES, config_section, config_value
 
-    config = load_config(config)
-    anatomy = config.anatomy
-    _register_custom_atlases(config, recording)
+    anatomy = config_section(config, "anatomy")
+    stimuli_table = config_value(config, "bids.stimuli_table", stimuli_table)
+    seed = config_value(config, "random_seed", seed)
+    _register_custom_atlases(anatomy.custom_atlases, recording)
     atlases = [resolve_atlas_name(a) for a in anatomy.atlases]
     primary = resolve_atlas_name(anatomy.primary_atlas)
     if primary not in atlases:
         atlases.insert(0, primary)
     definitions = load_roi_definitions(anatomy.roi_definitions)
     rois = resolve_rois(anatomy.rois, definitions)
-    run_localizer = _check_nonface(recording, epochs, config)
+    run_localizer = _check_nonface(recording, epochs, anatomy, stimuli_table)
 
     table = contact_positions(recording, epochs)
     n = len(table)
     xyz = table[["x", "y", "z"]].to_numpy(float)
     finite = np.isfinite(xyz).all(axis=1)
-    from ..config import SUPPORTED_SPACES
-
     spaces = table["space"].astype(str)
     mni = spaces.isin(SUPPORTED_SPACES) | spaces.str.upper().eq("MNI") | spaces.eq(NA)
     placeable = finite & mni.to_numpy()
@@ -342,9 +349,9 @@ def localize(recording=None, epochs=None, config=None) -> pd.DataFrame:
         loc = anatomy.localizer
         in_epochs = table["in_epochs"].to_numpy(bool)
         result = face_selectivity(
-            epochs, window=loc.interval, test=loc.test, n_permutations=loc.n_permutations,
+            epochs, interval=loc.interval, test=loc.test, n_permutations=loc.n_permutations,
             alternative=loc.alternative, alpha=loc.alpha, min_d_prime=loc.min_d_prime,
-            seed=config.random_seed, picks=list(table.loc[in_epochs, "name"]),
+            seed=seed, picks=list(table.loc[in_epochs, "name"]),
         ).set_index("name")
         for column in SELECTIVITY_COLUMNS:
             stats.loc[in_epochs, column] = table.loc[in_epochs, "name"].map(

@@ -17,6 +17,7 @@ the counts go to the preprocessing report.
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -101,18 +102,43 @@ def outlier_trials(epochs_data, metrics=("amplitude", "line_length"), threshold=
     return bad
 
 
-def apply_baseline(epochs_data, times, window, mode="zscore") -> np.ndarray:
+def apply_baseline(epochs_data, times, interval=None, mode="zscore", *,
+                   window=None) -> np.ndarray:
     """Baseline-correct ``(n_epochs, n_channels, n_times)`` data; NaN are ignored.
 
     ``zscore``: per channel, minus the mean and divided by the standard deviation of all
     baseline samples of all trials (so the baseline, pooled, has mean 0 and standard deviation
     1). ``subtract``: per trial and channel, minus the mean of that trial's baseline. ``none``:
     unchanged.
+
+    Parameters
+    ----------
+    epochs_data : array-like, shape (n_epochs, n_channels, n_times)
+        The epochs' data.
+    times : array-like, shape (n_times,)
+        Sample times (s) from stimulus onset.
+    interval : (float, float)
+        The baseline, start and stop (s, both included).
+    mode : {"zscore", "subtract", "none"}
+        How the baseline is removed.
+    window : (float, float) | None
+        Deprecated name of ``interval`` (a FutureWarning); removed in the next release.
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (n_epochs, n_channels, n_times)
+        The corrected data (``epochs_data`` itself, as floats, for ``none``).
     """
+    if window is not None:
+        warnings.warn("apply_baseline(window=...) is now interval=...; window will be removed "
+                      "in the next release", FutureWarning, stacklevel=2)
+        interval = window
+    if interval is None:
+        raise TypeError("apply_baseline() missing the baseline interval (interval=(start, stop))")
     x = np.asarray(epochs_data, dtype=float)
     if mode == "none":
         return x
-    inside = (times >= window[0] - 1e-9) & (times <= window[1] + 1e-9)
+    inside = (times >= interval[0] - 1e-9) & (times <= interval[1] + 1e-9)
     base = x[:, :, inside]
     if mode == "subtract":
         return x - np.nanmean(base, axis=-1, keepdims=True)
