@@ -3,7 +3,8 @@
 This chains :func:`~ieegrsa.rsa.compare` (with each network layer controlled for the layer
 before it, as in Schwartz et al. 2023), :func:`~ieegrsa.rsa.permutation_test` (condition-label
 permutations: per-window and family-wise p-values) and split-half noise ceilings into the tidy
-long table of DESIGN.md ("Similarity table").
+long table of DESIGN.md ("Similarity table"). The columns of that table and of the noise-ceiling
+table are described here (:data:`SIMILARITY_COLUMNS`, :data:`CEILING_COLUMNS`), in their order.
 """
 
 from __future__ import annotations
@@ -13,21 +14,71 @@ import logging
 import numpy as np
 import pandas as pd
 
+from .._columns import WINDOW_COLUMNS
 from ..errors import DataError
+from ._inputs import check_partial
+from .ceilings import split_half_ceiling
 from .comparisons import compare
 from .kernels import CV_METRICS
+from .neural import neural_rdms, pattern_metrics
 from .permutation import permutation_test
 from .rdms import RDMs, align
 
 __all__ = ["similarity_table", "neural_ceiling", "previous_layer_covariates", "NEURAL_KEYS",
-           "MODEL_KEYS"]
+           "MODEL_KEYS", "SIMILARITY_COLUMNS", "CEILING_COLUMNS"]
 
-#: Descriptor columns that identify a neural RDM of one patient.
-NEURAL_KEYS = ["pattern", "roi", "contact", "window_start", "window_stop"]
-#: Descriptor columns that identify a model RDM.
-MODEL_KEYS = ["model", "instance", "layer"]
 NA = "n/a"
 logger = logging.getLogger("ieegrsa")
+
+# the columns that identify a neural RDM of one patient
+_NEURAL_COLUMNS = {
+    "pattern": "roi (all included contacts of the ROI) or contact (one contact).",
+    "roi": "Region of interest of the neural pattern.",
+    "contact": "Contact of a single-contact pattern (n/a for ROI patterns).",
+    **WINDOW_COLUMNS,
+}
+
+#: Descriptor columns that identify a neural RDM of one patient.
+NEURAL_KEYS = list(_NEURAL_COLUMNS)
+#: Descriptor columns that identify a model RDM.
+MODEL_KEYS = ["model", "instance", "layer"]
+
+#: The columns of :func:`similarity_table` (``desc-similarity_rsa.tsv``), in order, described.
+SIMILARITY_COLUMNS = {
+    "subject": "Participant label.",
+    "session": "Session label (n/a when the dataset has none).",
+    "roi": _NEURAL_COLUMNS["roi"],
+    "contact": _NEURAL_COLUMNS["contact"],
+    "pattern": _NEURAL_COLUMNS["pattern"],
+    "metric": "Dissimilarity of the neural RDM (rsa.metric); cross-validated ones are unbiased "
+              "and may be negative.",
+    **WINDOW_COLUMNS,
+    "n_contacts": "Contacts in the neural pattern.",
+    "model": "Model RDM: a categorical model (stimulus-table column) or a network's label.",
+    "objective": "What the model was trained for (identity, expression, object, untrained, "
+                 "custom) or categorical.",
+    "family": "categorical or network.",
+    "instance": "Network instance (seeded initialisation or weights file; n/a for categorical).",
+    "layer": "Network layer (n/a for categorical models).",
+    "method": "Comparison of the neural with the model RDM (rsa.method).",
+    "partial": "semi-partial / partial: the layer before in the same network was controlled "
+               "for; none: plain comparison.",
+    "value": "Similarity of the neural and model RDMs.",
+    "p_value": "One-sided condition-permutation p-value of this window (rsa.n_permutations).",
+    "p_fwe": "Family-wise p-value over the windows of this pattern and model (max-statistic).",
+    "cluster_p_value": "p-value of the cluster of windows holding this one (cluster mass; n/a "
+                       "outside clusters).",
+    "noise_ceiling": "Split-half reliability of the neural RDM (odd vs even folds of "
+                     "rsa.cv_column, Spearman-Brown corrected; n/a when not estimated).",
+}
+
+#: The columns of :func:`neural_ceiling` (``desc-ceiling_rsa.tsv``), in order, described.
+CEILING_COLUMNS = {
+    **_NEURAL_COLUMNS,
+    "r_half": "Similarity of the RDMs of the two halves of the trials.",
+    "r_full": "Spearman-Brown estimate for all trials: 2 r_half / (1 + r_half).",
+    "method": "Comparison method.",
+}
 
 
 def previous_layer_covariates(models: RDMs) -> list:
@@ -66,9 +117,9 @@ def similarity_table(neural: RDMs, models: RDMs, method: str = "kendall-tau-b", 
         conditions (matched by label).
     method : str
         Comparison of :func:`~ieegrsa.rsa.compare`.
-    partial : {"semi-partial", "partial", "none"}
+    partial : {"semi-partial", "partial", "none"} | None
         Control each network layer for the layer before it (categorical models and first layers
-        are compared plainly).
+        are compared plainly); ``"none"`` or None: compare every model plainly.
     n_permutations : int
         Condition permutations; 0 = no p-values. p-values are one-sided (similarity greater
         than chance): per window (``p_value``), family-wise over the windows of each pattern,
@@ -87,14 +138,14 @@ def similarity_table(neural: RDMs, models: RDMs, method: str = "kendall-tau-b", 
     Returns
     -------
     pandas.DataFrame
-        One row per neural RDM × model RDM: ``subject``, ``session``, ``roi``, ``contact``,
-        ``pattern``, ``metric`` (the neural dissimilarity), ``window_start``, ``window_stop``,
-        ``n_contacts``, ``model``, ``objective``, ``family`` (categorical or network),
-        ``instance``, ``layer``, ``method``, ``partial``, ``value``, ``p_value``, ``p_fwe``,
-        ``cluster_p_value``, ``noise_ceiling``.
+        One row per neural RDM × model RDM, the :data:`SIMILARITY_COLUMNS` in their order:
+        ``subject``, ``session``, ``roi``, ``contact``, ``pattern``, ``metric`` (the neural
+        dissimilarity), ``window_start``, ``window_stop``, ``n_contacts``, ``model``,
+        ``objective``, ``family`` (categorical or network), ``instance``, ``layer``, ``method``,
+        ``partial``, ``value``, ``p_value``, ``p_fwe``, ``cluster_p_value``, ``noise_ceiling``.
     """
     neural, models = align(neural, models)
-    partial = None if partial in (None, "none") else partial
+    partial = check_partial(partial)
     covariates = previous_layer_covariates(models) if partial else None
     if covariates is not None and all(c is None for c in covariates):
         covariates, partial = None, None
@@ -132,10 +183,7 @@ def similarity_table(neural: RDMs, models: RDMs, method: str = "kendall-tau-b", 
         table["noise_ceiling"] = keyed.reindex(index).to_numpy()
     if "metric" not in table.columns:
         table["metric"] = neural.metric or NA
-    columns = ["subject", "session", "roi", "contact", "pattern", "metric", "window_start",
-               "window_stop", "n_contacts", "model", "objective", "family", "instance", "layer",
-               "method", "partial", "value", "p_value", "p_fwe", "cluster_p_value", "noise_ceiling"]
-    return table[[c for c in columns if c in table.columns]]
+    return table[[c for c in SIMILARITY_COLUMNS if c in table.columns]]
 
 
 def _add_p_values(table, neural, models, method, covariates, partial, n_permutations, seed,
@@ -148,7 +196,7 @@ def _add_p_values(table, neural, models, method, covariates, partial, n_permutat
                       models.descriptors[MODEL_KEYS].astype(str), models.metric, copy=False)
     result = permutation_test(
         data, model_rdms, method, n_permutations, seed, subject="subject",
-        groups=["pattern", "roi", "contact"], tail="greater", cluster_alpha=cluster_alpha,
+        groups=["pattern", "roi", "contact"], alternative="greater", cluster_alpha=cluster_alpha,
         covariates=covariates, partial=partial,
     )
     keys = [*NEURAL_KEYS, *MODEL_KEYS]
@@ -186,19 +234,16 @@ def neural_ceiling(epochs, contacts, method: str = "kendall-tau-b", *,
     Returns
     -------
     pandas.DataFrame
-        The :data:`NEURAL_KEYS` columns, ``r_half``, ``r_full``, ``method``; empty when the
-        folds cannot be split.
+        The :data:`CEILING_COLUMNS`: the :data:`NEURAL_KEYS` columns, ``r_half``, ``r_full``,
+        ``method``; empty when the folds cannot be split.
     """
-    from .ceilings import split_half_ceiling
-    from .neural import neural_rdms, pattern_metrics
-
     metadata = epochs.metadata
     if metadata is None or cv_column not in metadata.columns:
-        return pd.DataFrame(columns=[*NEURAL_KEYS, "r_half", "r_full", "method"])
+        return pd.DataFrame(columns=list(CEILING_COLUMNS))
     folds = metadata[cv_column]
     levels = np.sort(folds.dropna().unique())
     if len(levels) < 2:
-        return pd.DataFrame(columns=[*NEURAL_KEYS, "r_half", "r_full", "method"])
+        return pd.DataFrame(columns=list(CEILING_COLUMNS))
     odd = folds.isin(levels[0::2]).to_numpy()
     even = folds.isin(levels[1::2]).to_numpy()
     # a cross-validated RDM of a half needs two folds in that half: four in all
@@ -211,10 +256,10 @@ def neural_ceiling(epochs, contacts, method: str = "kendall-tau-b", *,
                        "needs 2 folds, and %s has %d", too_few, cv_column, len(levels))
     patterns = [p for p in patterns if p not in too_few]
     if not patterns:
-        return pd.DataFrame(columns=[*NEURAL_KEYS, "r_half", "r_full", "method"])
+        return pd.DataFrame(columns=list(CEILING_COLUMNS))
     metrics = {p: metrics[p] for p in patterns}
     halves = [neural_rdms(epochs[mask], contacts, conditions=conditions, pattern=patterns,
                           metric=metrics, cv_column=cv_column, **neural_kwargs)
               for mask in (odd, even)]
     table = split_half_ceiling(*halves, method, on=NEURAL_KEYS)
-    return table[[*NEURAL_KEYS, "r_half", "r_full", "method"]]
+    return table[list(CEILING_COLUMNS)]
