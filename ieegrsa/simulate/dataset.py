@@ -165,7 +165,7 @@ def _build(root, params, geometry, seed, source):
     for i, label in enumerate(progress_bar(labels, desc="simulating patients")):
         subjects[label] = _write_patient(root, label, i, params, geometry, stimuli, seed)
 
-    write_json(root / "dataset_description.json", {
+    write_json({
         "Name": f"Simulated face-viewing intracranial EEG ({params['name']} preset, seed {seed})",
         "BIDSVersion": "1.10.0",
         "DatasetType": "raw",
@@ -176,7 +176,7 @@ def _build(root, params, geometry, seed, source):
                          "Description": "ieegrsa.simulate.make_dataset: synthetic sEEG/ECoG with "
                                         "a planted representational geometry",
                          "CodeURL": "https://github.com/ieegrsa/ieegrsa"}],
-    })
+    }, root / "dataset_description.json")
     effect_text = ", ".join(f"{roi}: {g['model']} from {g['onset']:.3f} s for {g['window']:.3f} s "
                             f"(strength {g['strength']:g})" for roi, g in geometry.items())
     (root / "README").write_text(
@@ -190,18 +190,18 @@ def _build(root, params, geometry, seed, source):
         f"each shown {params['n_repetitions']} times in random order.\n\n"
         f"Planted representational geometry: {effect_text}.\n"
         f"The ground truth per contact is in {GROUND_TRUTH.as_posix()}/.\n", encoding="utf-8")
-    write_tsv(root / "participants.tsv", participants)
-    write_json(root / "participants.json", {
+    write_tsv(participants, root / "participants.tsv")
+    write_json({
         "participant_id": {"Description": "Unique participant identifier"},
         "age": {"Description": "Age of the participant at the time of the recording",
                 "Units": "year"},
         "sex": {"Description": "Sex of the participant", "Levels": {"F": "female", "M": "male"}},
         "hand": {"Description": "Handedness of the participant",
                  "Levels": {"R": "right", "L": "left", "A": "ambidextrous"}},
-    })
-    write_json(root / f"task-{TASK}_events.json",
-               _events_sidecar(faces["expression"].unique(), __version__))
-    write_json(root / GROUND_TRUTH / "ground_truth.json", {
+    }, root / "participants.json")
+    write_json(_events_sidecar(faces["expression"].unique(), __version__),
+               root / f"task-{TASK}_events.json")
+    write_json({
         "preset": params["name"],
         "preset_parameters": {k: v for k, v in params.items() if k != "name"},
         "seed": seed, "effect": geometry, "ieegrsa_version": __version__, "space": SPACE,
@@ -211,7 +211,7 @@ def _build(root, params, geometry, seed, source):
                      "idiosyncratic": signals.IDIOSYNCRATIC, "trial_gain_sd": signals.TRIAL_GAIN_SD,
                      "sigma_area_mm": signals.SIGMA_AREA},
         "subjects": subjects,
-    })
+    }, root / GROUND_TRUTH / "ground_truth.json")
 
 
 def _events_sidecar(expressions, version):
@@ -272,7 +272,7 @@ def _write_patient(root, label, index, params, geometry, stimuli, seed):
     del data
 
     shown = stimuli.iloc[stim_index]
-    write_tsv(folder / f"{base}_events.tsv", pd.DataFrame({
+    write_tsv(pd.DataFrame({
         "onset": np.round(onset_sample / sfreq, 6),
         "duration": params["stim_duration"],
         "sample": onset_sample,
@@ -282,11 +282,11 @@ def _write_patient(root, label, index, params, geometry, stimuli, seed):
         "expression": shown["expression"].to_numpy(),
         "repetition": repetition,
         "value": stim_index + 1,
-    }))
+    }), folder / f"{base}_events.tsv")
 
     is_depth = contacts["kind"] == "depth"
     status = np.where(truth["bad"], "bad", "good")
-    write_tsv(folder / f"{base}_channels.tsv", pd.DataFrame({
+    write_tsv(pd.DataFrame({
         "name": names,
         "type": list(np.where(is_depth, "SEEG", "ECOG")) + ["ECG"],
         "units": "µV",
@@ -302,15 +302,15 @@ def _write_patient(root, label, index, params, geometry, stimuli, seed):
         "status": list(status) + ["good"],
         "status_description": [signals.BAD_KINDS[k] if k else "n/a" for k in truth["bad_kind"]]
                               + ["n/a"],
-    }))
-    write_tsv(folder / f"sub-{label}_space-{SPACE}_electrodes.tsv", pd.DataFrame({
+    }), folder / f"{base}_channels.tsv")
+    write_tsv(pd.DataFrame({
         "name": contacts["name"], "x": contacts["x"], "y": contacts["y"], "z": contacts["z"],
         "size": contacts["size"], "material": "platinum-iridium",
         "manufacturer": np.where(is_depth, "DIXI Medical", "Ad-Tech Medical"),
         "group": contacts["group"], "hemisphere": contacts["hemisphere"],
         "type": contacts["kind"],
-    }))
-    write_json(folder / f"sub-{label}_space-{SPACE}_coordsystem.json", {
+    }), folder / f"sub-{label}_space-{SPACE}_electrodes.tsv")
+    write_json({
         "iEEGCoordinateSystem": SPACE,
         "iEEGCoordinateUnits": "mm",
         "iEEGCoordinateSystemDescription": "ICBM 2009c nonlinear asymmetric MNI template "
@@ -318,9 +318,9 @@ def _write_patient(root, label, index, params, geometry, stimuli, seed):
         "iEEGCoordinateProcessingDescription": "contacts localised on the post-implantation CT "
                                                "and normalised to the template (simulated)",
         "iEEGCoordinateProcessingReference": "simulated with ieegrsa.simulate",
-    })
+    }, folder / f"sub-{label}_space-{SPACE}_coordsystem.json")
     groups = contacts.groupby("group", sort=False)
-    write_json(folder / f"{base}_ieeg.json", {
+    write_json({
         "TaskName": TASK,
         "TaskDescription": "Passive viewing of face images (identities x expressions) and "
                            "non-face images (houses, cars, scrambled faces), each shown "
@@ -363,9 +363,9 @@ def _write_patient(root, label, index, params, geometry, stimuli, seed):
         "ElectricalStimulation": False,
         "SubjectArtefactDescription": "Bad contacts are marked in channels.tsv; "
                                       "mild ECG pick-up on all contacts.",
-    })
+    }, folder / f"{base}_ieeg.json")
 
-    write_tsv(root / GROUND_TRUTH / f"sub-{label}_contacts.tsv", pd.DataFrame({
+    write_tsv(pd.DataFrame({
         "name": contacts["name"], "x": contacts["x"], "y": contacts["y"], "z": contacts["z"],
         "group": contacts["group"], "hemisphere": contacts["hemisphere"],
         "roi": contacts["roi"], "area": contacts["area"],
@@ -375,7 +375,7 @@ def _write_patient(root, label, index, params, geometry, stimuli, seed):
         "planted_model": truth["planted_model"], "planted_code": truth["planted_code"],
         "onset_s": truth["onset_s"],
         "bad": truth["bad"],
-    }))
+    }), root / GROUND_TRUTH / f"sub-{label}_contacts.tsv")
     return {"sampling_frequency": sfreq, "format": site["format"],
             "line_frequency": site["line_freq"], "n_contacts": len(contacts),
             "duration_s": n_samples / sfreq}

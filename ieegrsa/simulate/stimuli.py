@@ -87,11 +87,12 @@ def draw_stimuli(folder, params, seed) -> pd.DataFrame:
         image.save(folder / stim_file)
         rows.append((stim_file, "n/a", "n/a", "nonface", kind, *[np.nan] * len(GEOMETRY)))
     table = pd.DataFrame(rows, columns=[*COLUMNS, "object", *GEOMETRY])
-    write_tsv(folder / "stimuli.tsv", table)
-    write_json(folder / "stimuli.json", {**_SIDECAR, "object": {
+    write_tsv(table, folder / "stimuli.tsv")
+    sidecar = {**_SIDECAR, "object": {
         "Description": "What the image shows",
         "Levels": {"face": "A face", "house": "A house", "car": "A car",
-                   "scrambled": "A phase-scrambled face (Fourier amplitude kept)"}}})
+                   "scrambled": "A phase-scrambled face (Fourier amplitude kept)"}}}
+    write_json(sidecar, folder / "stimuli.json")
     return table
 
 
@@ -145,6 +146,6 @@ def copy_stimuli(folder, source) -> pd.DataFrame:
                             fix="Give paths relative to the folder holding stimuli.tsv")
         (folder / stim_file).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, folder / stim_file)
-    write_tsv(folder / "stimuli.tsv", table)
-    write_json(folder / "stimuli.json", _SIDECAR)
+    write_tsv(table, folder / "stimuli.tsv")
+    write_json(_SIDECAR, folder / "stimuli.json")
     return table

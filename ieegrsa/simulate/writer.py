@@ -12,8 +12,11 @@ import pybv
 __all__ = ["write_tsv", "write_json", "write_edf", "write_brainvision"]
 
 
-def write_tsv(path, table):
-    """Write a DataFrame as a BIDS TSV: tab-separated, ``n/a`` for missing, lowercase booleans."""
+def write_tsv(table, path):
+    """Write a DataFrame as a BIDS TSV: tab-separated, ``n/a`` for missing, lowercase booleans.
+
+    The arguments come in the order of :func:`ieegrsa.bids.write_tsv`: the table, then the path.
+    """
     table = table.copy()
     for column in table.columns:
         if table[column].dtype == bool:
@@ -21,9 +24,9 @@ def write_tsv(path, table):
     table.to_csv(path, sep="\t", index=False, na_rep="n/a", lineterminator="\n")
 
 
-def write_json(path, content):
-    """Write a JSON sidecar (UTF-8, indented, trailing newline)."""
-    path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+def write_json(data, path):
+    """Write a JSON sidecar (UTF-8, indented, trailing newline); ``(data, path)`` as in bids."""
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _physical_limit(data):
