@@ -9,6 +9,7 @@ issue (dlib rank-1, FER expression readout) run on the raw London photos through
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 
 import numpy as np
@@ -28,6 +29,8 @@ from ieegrsa.models.crops import (  # noqa: E402
     FER_BOX,
     LANDMARK_COLUMNS,
     crop_faces,
+    crops_figure,
+    faces_table,
     resolve_crop,
     stimulus_faces,
 )
@@ -64,6 +67,34 @@ def test_each_extractor_declares_its_crop():
     assert resolve_crop(get_extractor("resnet18"), "aligned").size == 224
     with pytest.raises(DataError, match="unknown crop"):
         resolve_crop(get_extractor("resnet18"), "tight")
+
+
+def test_faces_table_and_its_contact_sheet(tmp_path):
+    """The faces derivative: labels, geometry and crops in one order, each column described;
+    networks sharing a crop share a row of the sheet, grey ones shown grey, whole images none."""
+    rgb = np.random.default_rng(0).integers(0, 256, (60, 50, 3), dtype=np.uint8)
+    for name in ("x.png", "y.png"):
+        Image.fromarray(rgb).save(tmp_path / name)
+    stimuli = pd.DataFrame({"stim_file": ["y.png", "x.png", "x.png"],
+                            "identity": ["b", "a", "a"], "expression": ["happy", "sad", "sad"]})
+    table, columns = faces_table(None, ["x.png", "y.png"], stimuli)
+    assert list(table.columns) == list(columns) == ["image", "identity", "expression"]
+    assert table["identity"].tolist() == ["a", "b"]
+    assert crops_figure(table, tmp_path) is None
+    box = json.dumps({**FER_BOX.key(), "channels": 1})
+    faces = pd.DataFrame({"image": ["y.png", "x.png"], "source": "stimuli.tsv",
+                          "box_x0": 10.0, "box_y0": 10.0, "box_x1": 40.0, "box_y1": 45.0,
+                          "crop_fer": box, "crop_fer-random": box,
+                          "crop_whole": json.dumps({"kind": "none", "channels": 3})})
+    table, columns = faces_table(faces, ["y.png", "x.png"], stimuli)
+    assert list(table.columns) == list(columns) == [
+        "image", "identity", "expression", "source", "box_x0", "box_y0", "box_x1", "box_y1",
+        "crop_fer", "crop_fer-random", "crop_whole"]
+    assert "'fer-random'" in columns["crop_fer-random"]
+    figure = crops_figure(table, tmp_path)
+    rows = {ax.get_ylabel(): ax for ax in figure.axes if ax.get_ylabel()}
+    assert list(rows) == ["stimulus", "fer, fer-random"]
+    assert rows["fer, fer-random"].images[0].get_cmap().name == "gray"
 
 
 @pytest.mark.parametrize("box", [(50, 40, 60, 80), (2, 150, 70, 40), (100, 5, 58, 66)])
@@ -171,8 +202,9 @@ def test_networks_get_their_crops_and_controls_the_same(tmp_path, london_photos,
         {"name": "fer-mini-xception", "label": "fer-whole", "crop": "none",
          "weights": ["fer2013"], "layers": ["predictions"]},
     ])
-    rdms, faces = configured.configured_model_rdms(
-        stimuli, stimuli["stim_file"], config, stimuli_root=root, return_faces=True)
+    rdms, faces = configured.configured_model_rdms(  # as the pipeline calls it: the section
+        stimuli, stimuli["stim_file"], config.models, condition_column="stim_file",
+        seed=config.random_seed, stimuli_root=root, return_faces=True)
     assert [(name, weights) for name, weights, _ in seen] == [
         ("fer-mini-xception", "fer2013"), ("fer-mini-xception", "random"),
         ("fer-mini-xception", "random"), ("fer-mini-xception", "fer2013")]

@@ -6,6 +6,8 @@ import json
 import logging
 from pathlib import Path
 
+from .._logging import verbose
+from ..config import config_section, config_value
 from ..errors import DataError
 from ..rsa.rdms import concat
 from .cache import resolve_cache_dir
@@ -31,9 +33,10 @@ def network_instances(network, seed: int) -> list[tuple[int, str, int]]:
     return [(k, weights, seed + k) for k, weights in enumerate(named + randoms)]
 
 
-def configured_model_rdms(stimuli, conditions, config, *, stimuli_root=None, cache_dir=None,
-                          verbose=None, return_faces=False):
-    """The model RDMs of ``config.models`` over ``conditions``.
+@verbose
+def configured_model_rdms(stimuli, conditions, config=None, *, condition_column=None, seed=None,
+                          stimuli_root=None, cache_dir=None, verbose=None, return_faces=False):
+    """The model RDMs the ``models`` section asks for, over ``conditions``.
 
     Each network sees the stimuli framed as its ``crop`` says (default: the extractor's own
     convention, :mod:`ieegrsa.models.crops`); the faces come from the boxes in the stimulus
@@ -45,16 +48,27 @@ def configured_model_rdms(stimuli, conditions, config, *, stimuli_root=None, cac
     stimuli : pandas.DataFrame
         The stimulus table (``Recording.stimuli``).
     conditions : sequence
-        The RSA conditions, in the neural RDMs' order (values of ``config.rsa.condition_column``).
-    config : ieegrsa.Config
+        The RSA conditions, in the neural RDMs' order (values of ``condition_column``).
+    config : ModelsConfig | Config | Mapping | str | path-like | None
+        The ``models`` section (what the pipeline passes), or anything
+        :func:`~ieegrsa.load_config` accepts, of which the ``models`` section is used.
+    condition_column : str | None
+        The stimulus-table column the conditions are values of (``rsa.condition_column``);
+        networks need ``stim_file``. Default: ``config``'s when it is a whole configuration, else
+        the default configuration's.
+    seed : int | None
+        Seed of the first random instance of each network and of the SRP reduction
+        (``random_seed``); default as for ``condition_column``.
     stimuli_root : path-like | None
         Folder the ``stim_file`` values are relative to (the dataset's ``stimuli/``); needed only
-        when ``config.models.networks`` is not empty.
+        when ``models.networks`` is not empty.
     cache_dir : path-like | "auto" | None
-        Feature cache (default: ``config.models.cache_dir``); face detections are cached in
-        its ``faces/`` folder.
-    verbose : bool | None
-        Progress bars and log messages of the feature extraction.
+        Feature cache (default: ``models.cache_dir``); face detections are cached in its
+        ``faces/`` folder.
+    verbose : bool | str | int | None
+        Level of the ``ieegrsa`` logger during the call (True = ``"INFO"``, False =
+        ``"WARNING"``, None = unchanged): each network's features are logged and the feature
+        extraction shows progress bars at ``"INFO"`` and below.
     return_faces : bool
         Also return the faces table.
 
@@ -76,9 +90,10 @@ def configured_model_rdms(stimuli, conditions, config, *, stimuli_root=None, cac
         non-face stimulus among the conditions, a face image without exactly one face found
         and no box given, or nothing to compare with.
     """
-    section = config.models
+    section = config_section(config, "models")
+    column = config_value(config, "rsa.condition_column", condition_column)
+    seed = config_value(config, "random_seed", seed)
     conditions = list(conditions)
-    column = config.rsa.condition_column
     pieces = []
     faces = None
     if section.categorical:
@@ -104,7 +119,7 @@ def configured_model_rdms(stimuli, conditions, config, *, stimuli_root=None, cac
             if faces is not None:  # what the network received, for the table and the sheet
                 faces[f"crop_{label}"] = json.dumps(
                     {**crop.key(), "channels": extractor.input_spec.channels})
-            for instance, weights, seed in network_instances(network, config.random_seed):
+            for instance, weights, instance_seed in network_instances(network, seed):
                 objective = network.objective or extractor.objective_of(weights)
                 if weights == "random":
                     objective = "untrained"
@@ -112,10 +127,9 @@ def configured_model_rdms(stimuli, conditions, config, *, stimuli_root=None, cac
                             instance, weights, crop.kind)
                 features = extract_features(
                     extractor, framed[key], layers=network.layers, weights=weights,
-                    cache_dir=root, seed=seed, batch_size=section.batch_size,
+                    cache_dir=root, seed=instance_seed, batch_size=section.batch_size,
                     device=section.device, reduce=section.reduce,
-                    n_components=section.n_components, reduce_seed=config.random_seed,
-                    verbose=verbose,
+                    n_components=section.n_components, reduce_seed=seed,
                 )
                 rdms = model_rdms(features, section.metric, conditions=conditions, model=label,
                                   objective=objective, instance=instance)
@@ -133,7 +147,7 @@ def _network_images(stimuli, conditions, column, stimuli_root):
     """The image path and stimulus-table row of every condition; refuses non-face stimuli."""
     if column != "stim_file":
         raise DataError(
-            "network model RDMs need one image per RSA condition", field="rsa.condition_column",
+            "network model RDMs need one image per RSA condition", field="condition_column",
             found=column, fix="use condition_column: stim_file with models.networks, or "
                               "remove the networks")
     if stimuli_root is None:

@@ -12,6 +12,7 @@ the same extractor, so they get exactly the trained network's crops.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,8 @@ from .base import LUMA, FaceCrop
 from .faces import FACE_COLUMNS, LANDMARK_NAMES, _dlib, _find, _read, _require_one, image_names
 
 __all__ = ["BOX_COLUMNS", "CROPS", "DLIB_CHIP", "FACES_TABLE_COLUMNS", "FER_BOX",
-           "LANDMARK_COLUMNS", "FaceCrop", "crop_faces", "plot_crops", "resolve_crop",
-           "stimulus_faces"]
+           "LANDMARK_COLUMNS", "FaceCrop", "crop_faces", "crops_figure", "faces_table",
+           "plot_crops", "resolve_crop", "stimulus_faces"]
 
 #: The values of ``models.networks[].crop``.
 CROPS = ("auto", "aligned", "box", "none")
@@ -322,3 +323,75 @@ def plot_crops(images, faces: pd.DataFrame, crops: dict, *, grey=(), per_row: in
                 ax.set_ylabel(view, fontsize=6)
     fig.tight_layout(pad=0.3)
     return fig
+
+
+# --- the faces derivative ------------------------------------------------------------------
+
+def faces_table(faces, conditions, stimuli) -> tuple[pd.DataFrame, dict]:
+    """The faces table of the participant level and the description of each of its columns.
+
+    Parameters
+    ----------
+    faces : pandas.DataFrame | None
+        From :func:`~ieegrsa.models.configured.configured_model_rdms` (``return_faces``): the
+        face geometry and one ``crop_<label>`` column per network; None when no network crops.
+    conditions : sequence
+        The RSA conditions (``stim_file`` values), the rows when ``faces`` is None.
+    stimuli : pandas.DataFrame
+        The stimulus table, for each image's ``identity`` and ``expression``.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        ``image``, ``identity``, ``expression``, the face geometry present, then the
+        ``crop_<label>`` columns, in that order.
+    columns : dict
+        ``{column: description}`` for every column of ``table``, in its order.
+    """
+    labels = stimuli.drop_duplicates("stim_file").set_index("stim_file")
+    table = pd.DataFrame({"image": list(conditions)}) if faces is None else faces.copy()
+    for column in ("identity", "expression"):
+        table[column] = table["image"].map(labels[column]) if column in labels else None
+    crop_columns = [c for c in table.columns if c.startswith("crop_")]
+    columns = {c: FACES_TABLE_COLUMNS[c] for c in FACES_TABLE_COLUMNS if c in table}
+    columns.update({c: f"The crop network {c.removeprefix('crop_')!r} received (JSON: kind, "
+                       "parameters and input channels, 1 = grey)" for c in crop_columns})
+    return table[list(columns)], columns
+
+
+def crops_figure(table: pd.DataFrame, stimuli_root):
+    """The contact sheet of the crops in a :func:`faces_table`, or None when no network crops.
+
+    Networks that received the same crop share a row (titled with their labels joined by
+    commas); grey networks' crops are shown grey. Stimuli are ordered by identity, then
+    expression.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`faces_table`.
+    stimuli_root : path-like
+        Folder the ``image`` values are relative to (the dataset's ``stimuli/``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure | None
+        See :func:`plot_crops`.
+    """
+    shared: dict[str, list[str]] = {}  # the crop's JSON -> the networks that received it
+    for column in (c for c in table.columns if c.startswith("crop_")):
+        shared.setdefault(table[column].iloc[0], []).append(column.removeprefix("crop_"))
+    crops, grey = {}, set()
+    for key, names in shared.items():
+        record = json.loads(key)
+        channels = record.pop("channels", 3)
+        if record["kind"] != "none":
+            title = ", ".join(names)
+            crops[title] = FaceCrop(**record)
+            if channels == 1:
+                grey.add(title)
+    if not crops:
+        return None
+    ordered = table.sort_values(["identity", "expression"], kind="stable", na_position="last")
+    return plot_crops([Path(stimuli_root) / str(image) for image in ordered["image"]],
+                      ordered.reset_index(drop=True), crops, grey=grey)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import numpy as np
 
+from .._check import check_option
+from .._logging import progress_bar, verbose
 from ..errors import DataError
 from .base import Extractor, InputSpec
 from .cache import FeatureCache, LayerStore, resolve_cache_dir
@@ -48,6 +49,7 @@ class Features(dict):
         self.provenance = dict(provenance or {})
 
 
+@verbose
 def extract_features(model, images, layers=None, weights="random", cache_dir=None, *, seed=0,
                      batch_size=32, device="cpu", reduce=None, n_components=None,
                      reduce_seed=0, transform=None, boxes=None, landmarks=None,
@@ -97,9 +99,10 @@ def extract_features(model, images, layers=None, weights="random", cache_dir=Non
         :class:`InputSpec`, or a dict of fields to change in it (e.g. ``{"size": 112}``).
     boxes, landmarks, crop_margin
         Optional face crop before the conversion; see :class:`ImageSet`.
-    verbose : bool | None
-        None: a progress bar when stderr is a terminal; True: always, plus log messages;
-        False: silent.
+    verbose : bool | str | int | None
+        Level of the ``ieegrsa`` logger during the call (True = ``"INFO"``, False =
+        ``"WARNING"``, None = as set with :func:`~ieegrsa.set_log_level`); at ``"INFO"`` and
+        below the cache is reported and a progress bar runs (on a terminal).
 
     Returns
     -------
@@ -136,7 +139,6 @@ def extract_features(model, images, layers=None, weights="random", cache_dir=Non
     }
     provenance = {**parts, "objective": extractor.objective_of(weights),
                   "weights_given": str(weights), "labels": image_set.labels}
-    log = logger.info if verbose else logger.debug
     root = resolve_cache_dir(cache_dir)
     cache = None if root is None else FeatureCache(root, extractor.name, parts)
 
@@ -146,18 +148,18 @@ def extract_features(model, images, layers=None, weights="random", cache_dir=Non
         cached[layer] = out[layer] is not None
     missing = [layer for layer in layers if out[layer] is None]
     if cache is not None:
-        log("feature cache %s: %d of %d layer(s) cached", cache.folder, len(layers) - len(missing),
-            len(layers))
+        logger.info("feature cache %s: %d of %d layer(s) cached", cache.folder,
+                    len(layers) - len(missing), len(layers))
     if missing:
         module = extractor.build(weights, seed).to(torch_device)
         out.update(_extract(extractor, module, image_set, spec, missing, cache, int(batch_size),
-                            torch_device, reduction, verbose, provenance))
+                            torch_device, reduction, provenance))
     provenance["cached"] = cached
     return Features(((layer, out[layer]) for layer in layers), image_set.labels, provenance)
 
 
 def _extract(extractor, module, image_set, spec, layers, cache, batch_size, device, reduction,
-             verbose, provenance) -> dict[str, np.ndarray]:
+             provenance) -> dict[str, np.ndarray]:
     """Stream every batch's activations of ``layers`` into one store per layer, then finish."""
     import torch
 
@@ -174,7 +176,8 @@ def _extract(extractor, module, image_set, spec, layers, cache, batch_size, devi
                     stores[layer] = LayerStore(n_images, _scratch_file(stack, layer))
                 else:
                     stores[layer] = LayerStore(n_images)
-            progress = stack.enter_context(_progress(n_images, extractor.name, verbose))
+            progress = stack.enter_context(progress_bar(total=n_images, unit="img", leave=False,
+                                                        desc=f"features {extractor.name}"))
             pool = stack.enter_context(ThreadPoolExecutor(1))  # decodes the next batch meanwhile
             batches = image_set.batches(spec, batch_size)
             pending = pool.submit(next, batches, None)
@@ -343,9 +346,7 @@ def _resolve_reduction(reduce, n_components, seed, n_images):
             raise DataError("n_components needs reduce='pca' or 'srp'", field="n_components",
                             found=n_components)
         return None
-    if reduce not in REDUCTIONS:
-        raise DataError("unknown reduction", field="reduce", found=reduce,
-                        fix=f"choose one of {', '.join(REDUCTIONS)} or None")
+    check_option("reduce", reduce, (*REDUCTIONS, None), what="reduction")
     if n_components is not None and int(n_components) < 1:
         raise DataError("n_components must be at least 1", field="n_components",
                         found=n_components)
@@ -373,11 +374,3 @@ def _scratch_file(stack, layer):
 
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ieegrsa-")))
     return folder / f"{layer}.npy"
-
-
-def _progress(total, name, verbose):
-    from tqdm.auto import tqdm
-
-    show = bool(verbose) or (verbose is None and sys.stderr.isatty())
-    return tqdm(total=total, desc=f"features {name}", unit="img", disable=not show,
-                leave=False)
