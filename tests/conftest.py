@@ -147,3 +147,35 @@ def tiny_copy(tiny_dataset, tmp_path):
     target = tmp_path / "tiny"
     shutil.copytree(tiny_dataset, target)
     return target
+
+
+# --- models ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def arrays():
+    """Six random uint8 RGB images 40×48 (H×W)."""
+    return np.random.default_rng(0).integers(0, 256, (6, 40, 48, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def clean_registry(monkeypatch):
+    """A private copy of the extractor registry, so registrations do not leak between tests."""
+    from ieegrsa.models import registry
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+
+@pytest.fixture
+def count_forward(monkeypatch):
+    """Count the forward passes of torchvision extractors and the layers they asked for."""
+    from ieegrsa.models.backbones import TorchvisionExtractor
+
+    calls = []
+    original = TorchvisionExtractor.features
+
+    def counted(self, module, batch, layers):
+        calls.append(tuple(layers))
+        return original(self, module, batch, layers)
+
+    monkeypatch.setattr(TorchvisionExtractor, "features", counted)
+    return calls
