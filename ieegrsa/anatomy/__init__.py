@@ -19,39 +19,31 @@ Building blocks, usable on their own:
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_exports
 
+# public name -> submodule of ieegrsa.anatomy, imported on first use (the package stays light)
 _LAZY = {
-    "localize": ("ieegrsa.anatomy.table", "localize"),
-    "contact_positions": ("ieegrsa.anatomy.table", "contact_positions"),
-    "describe_columns": ("ieegrsa.anatomy.table", "describe_columns"),
-    "contact_columns": ("ieegrsa.anatomy.table", "contact_columns"),
-    "CONTACT_COLUMNS": ("ieegrsa.anatomy.table", "CONTACT_COLUMNS"),
-    "TABLE_COLUMNS": ("ieegrsa.anatomy.table", "TABLE_COLUMNS"),
-    "Atlas": ("ieegrsa.anatomy.atlases", "Atlas"),
-    "list_atlases": ("ieegrsa.anatomy.atlases", "list_atlases"),
-    "load_atlas": ("ieegrsa.anatomy.atlases", "load_atlas"),
-    "register_atlas": ("ieegrsa.anatomy.atlases", "register_atlas"),
-    "label_contacts": ("ieegrsa.anatomy.labels", "label_contacts"),
-    "lookup": ("ieegrsa.anatomy.labels", "lookup"),
-    "ROIDefinition": ("ieegrsa.anatomy.rois", "ROIDefinition"),
-    "load_roi_definitions": ("ieegrsa.anatomy.rois", "load_roi_definitions"),
-    "list_rois": ("ieegrsa.anatomy.rois", "list_rois"),
-    "load_peaks": ("ieegrsa.anatomy.rois", "load_peaks"),
-    "roi_membership": ("ieegrsa.anatomy.rois", "roi_membership"),
-    "face_selectivity": ("ieegrsa.anatomy.localizer", "face_selectivity"),
-    "plot_contacts": ("ieegrsa.anatomy.figures", "plot_contacts"),
+    "localize": "table",
+    "contact_positions": "table",
+    "contact_columns": "table",
+    "describe_columns": "table",
+    "CONTACT_COLUMNS": "table",
+    "TABLE_COLUMNS": "table",
+    "Atlas": "atlases",
+    "list_atlases": "atlases",
+    "load_atlas": "atlases",
+    "register_atlas": "atlases",
+    "label_contacts": "labels",
+    "lookup": "labels",
+    "ROIDefinition": "rois",
+    "load_roi_definitions": "rois",
+    "list_rois": "rois",
+    "load_peaks": "rois",
+    "roi_membership": "rois",
+    "face_selectivity": "localizer",
+    "plot_contacts": "figures",
 }
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'ieegrsa.anatomy' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
