@@ -169,6 +169,32 @@ def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume
 
 
 def match_contacts(raw, contacts, contacts_file, recording_path):
+    """The recording's sEEG/ECoG channels as contacts, with their positions, type and status.
+
+    Parameters
+    ----------
+    raw : mne.io.Raw
+        The recording (channel types and ``info["bads"]`` from channels.tsv).
+    contacts : pandas.DataFrame
+        The electrodes file as read by :func:`read_contacts` (positions in mm).
+    contacts_file : path-like
+        That electrodes file, named in errors.
+    recording_path : path-like
+        The recording file, whose ``channels.tsv`` supplies ``status_description`` and
+        ``group``.
+
+    Returns
+    -------
+    contacts : pandas.DataFrame
+        One row per sEEG/ECoG channel, in recording order: the electrodes file's columns with
+        ``type`` (the channel type; the file's own ``type`` becomes ``electrode_type``),
+        ``status`` (good / bad) and ``status_description`` inserted after ``space``.
+
+    Raises
+    ------
+    BIDSError
+        Without any sEEG/ECoG channel, or for channels missing from the electrodes file.
+    """
     types = dict(zip(raw.ch_names, raw.get_channel_types()))
     ieeg = [name for name in raw.ch_names if types[name] in IEEG_TYPES]
     if not ieeg:
