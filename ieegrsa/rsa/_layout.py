@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.sparse
 from scipy.stats import rankdata
 
+from .._columns import WINDOW_COLUMNS
 from ..errors import DataError
 from ._inputs import as_rdms, descriptor_columns
 from .rdms import RDMs, align
@@ -84,7 +85,7 @@ class Layout:
             subject = "subject" if "subject" in desc.columns else None
         subject = descriptor_columns(subject, desc, "subject")
         if windows is None:
-            windows = [c for c in ("window_start", "window_stop") if c in desc.columns]
+            windows = [c for c in WINDOW_COLUMNS if c in desc.columns]
         self.windows = descriptor_columns(windows, desc, "windows")
         self.groups = descriptor_columns(groups, desc, "groups")
         keys = self.groups + self.windows

@@ -237,7 +237,7 @@ def split_half_rdms(X, labels, half, metric: str = "correlation", **kwargs) -> t
         One RDM per time point each, over the conditions in order of first appearance in
         ``labels`` (unless ``conditions`` is given).
     """
-    from .kernels import rdm_movie
+    from .kernels import rdm_movie  # numba: imported only when needed
 
     X = np.asarray(X)
     labels = np.asarray(labels, dtype=object)

@@ -14,16 +14,15 @@ from .clusters import cluster_test, onset_latency
 from .formulas import formula_columns
 from .mixed import compare_models, compare_regressions, mixed_model, too_few_note
 from .signflip import min_attainable_p, sign_flip_test
-from .summaries import patient_summary
+from .summaries import WINDOW, patient_summary
+from .tables import COLUMNS
 
 __all__ = ["group_statistics", "analysis_table", "TABLES"]
 
 logger = logging.getLogger("ieegrsa")
 
-WINDOW = ("window_start", "window_stop")
-
-#: The tables :func:`group_statistics` returns, by kind.
-TABLES = ("mixedlm", "signflip", "comparison", "clusters", "onsets", "patients")
+#: The tables :func:`group_statistics` returns, by kind (:data:`~ieegrsa.stats.tables.COLUMNS`).
+TABLES = tuple(COLUMNS)
 
 
 def analysis_table(similarity: pd.DataFrame, family: str, pattern: str) -> pd.DataFrame:

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._check import check_option
 from ..errors import DataError
 from .formulas import (
     ModelMatrix,
@@ -55,7 +56,7 @@ from .formulas import (
     formula_columns,
     random_effects,
 )
-from .lmm import fit_lmm
+from .lmm import SINGULAR_TOL, fit_lmm
 from .summaries import WINDOW, prepare_table
 
 __all__ = ["mixed_model", "MixedModelResult", "compare_models", "compare_regressions",
@@ -161,9 +162,7 @@ def mixed_model(table, formula="value ~ C(objective)", *, groups="subject",
     _check_one_method(data, by)
     if not 0 < alpha < 1:
         raise DataError("alpha must lie in (0, 1)", field="alpha", found=alpha)
-    if se_floor not in ("two-stage", "none"):
-        raise DataError("unknown se_floor", field="se_floor", found=se_floor,
-                        fix="use 'two-stage' or 'none'")
+    check_option("se_floor", se_floor, ("two-stage", "none"))
     family = _as_list(family)
     if not set(family) <= set(by):
         raise DataError("family must name columns of by", field="family", found=family)
@@ -264,8 +263,6 @@ def _fit_rows(matrix, rows, positions, groups, slopes, nested, reml, alpha, se_f
 
 def _boundary(fit):
     """Which random effects lie at the boundary, in words."""
-    from .lmm import SINGULAR_TOL
-
     parts = []
     for name, theta in zip(fit.theta_names, fit.theta):
         if "|" in name or theta >= SINGULAR_TOL:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._check import check_option
+from .._columns import WINDOW_COLUMNS
 from ..errors import DataError
 
 __all__ = ["patient_summary", "prepare_table", "CORRELATION_METHODS"]
@@ -22,7 +24,8 @@ __all__ = ["patient_summary", "prepare_table", "CORRELATION_METHODS"]
 #: Method names (or prefixes, e.g. ``kendall-tau-b-semi-partial``) whose values are correlations.
 CORRELATION_METHODS = ("pearson", "spearman", "kendall", "tau-", "rho-a", "cosine", "corr")
 
-WINDOW = ("window_start", "window_stop")
+#: The columns of a time window (described in :data:`ieegrsa._columns.WINDOW_COLUMNS`).
+WINDOW = tuple(WINDOW_COLUMNS)
 
 
 def prepare_table(table, *, columns=(), transform="fisher") -> pd.DataFrame:
@@ -59,9 +62,8 @@ def prepare_table(table, *, columns=(), transform="fisher") -> pd.DataFrame:
         raise DataError("the similarity table lacks columns the group statistics need",
                         field="table", found=missing,
                         fix="pass the table written by the RSA stage (desc-similarity_rsa.tsv)")
-    if transform not in ("fisher", "none"):
-        raise DataError("unknown transform", field="transform", found=transform,
-                        fix="use 'fisher' (arctanh, for correlations) or 'none'")
+    check_option("transform", transform, ("fisher", "none"),
+                 fix="use 'fisher' (arctanh, for correlations) or 'none'")
     try:
         value = pd.to_numeric(table["value"]).to_numpy(dtype=float)
     except (TypeError, ValueError) as err:
