@@ -51,7 +51,7 @@ import scipy.sparse
 from .._check import check_option
 from ..errors import DataError
 from ..stats._alternative import check_alternative
-from ._inputs import check_partial
+from ._inputs import check_partial, rdm_values
 from ._layout import (
     BLOCK,
     FAST_METHODS,
@@ -64,7 +64,7 @@ from ._layout import (
     usable_inputs,
 )
 from .comparisons import compare
-from .rdms import RDMs, align, pair_index
+from .rdms import RDMs, pair_index
 
 __all__ = ["permutation_test", "PermutationResult", "condition_permutations",
            "pair_permutations"]
@@ -233,7 +233,7 @@ def permutation_test(data_rdms, model_rdms, method: str = "spearman",
     if partial is None and covariates is None:
         stats = _group_statistics(layout, models.values, pair_permutations(inverse), method)
     else:
-        covariates = _aligned_covariates(covariates, data, models.n_rdms)
+        covariates = _aligned_covariates(covariates, data)
         stats = _partial_statistics(layout, models.values, covariates, partial,
                                     pair_permutations(np.concatenate([identity, permutations])),
                                     method)
@@ -322,20 +322,14 @@ def _compare_statistics(layout, models, model_maps, method):
     return out
 
 
-def _aligned_covariates(covariates, data: RDMs, n_models: int):
-    """Covariates as arrays over the data's condition order (RDMs are aligned by label)."""
+def _aligned_covariates(covariates, data: RDMs):
+    """Covariates over the data's condition order: RDMs aligned by label; arrays, None and the
+    count of a per-model list are left to :func:`compare`, which checks them."""
     def one(c):
-        if isinstance(c, RDMs):
-            return align(data, c)[1].values
-        return c
+        return rdm_values(c, "covariates", like=data) if isinstance(c, RDMs) else c
 
     if isinstance(covariates, (list, tuple)):
-        if len(covariates) != n_models:
-            raise DataError("a list of covariates needs one entry per model",
-                            field="covariates",
-                            found=f"{len(covariates)} entries for {n_models} models",
-                            fix="give one entry (None, RDMs or array) per model")
-        return [None if c is None else one(c) for c in covariates]
+        return [one(c) for c in covariates]
     return one(covariates)
 
 
