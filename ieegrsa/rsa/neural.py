@@ -112,7 +112,7 @@ def select_trials(metadata: pd.DataFrame | None, trials: str | None = "face") ->
         for column in ("identity", "expression"):
             if column not in metadata.columns:
                 raise DataError(
-                    "face trials are chosen by identity and expression", field=column,
+                    "face trials are chosen by identity and expression", field="epochs.metadata",
                     found=f"metadata columns {list(metadata.columns)}",
                     fix="add identity and expression to the metadata, or set rsa.trials to "
                         "'all' or a query",
@@ -138,13 +138,13 @@ def _pattern_contacts(epochs, contacts, rois):
         return {"all": names}, dict.fromkeys(names, "all")
     for column in ("name", "included"):
         if column not in contacts.columns:
-            raise DataError("the contact table lacks a column", field=column,
+            raise DataError(f"the contact table lacks the {column} column", field="contacts",
                             found=f"columns {list(contacts.columns)}",
                             fix="pass the table made by ieegrsa.localize")
     table = contacts[contacts["included"].astype(bool) & contacts["name"].isin(names)]
     member = table["rois"] if "rois" in table.columns else table.get("roi")
     if member is None:
-        raise DataError("the contact table has no ROI column", field="rois",
+        raise DataError("the contact table has no ROI column", field="contacts",
                         found=f"columns {list(contacts.columns)}",
                         fix="pass the table made by ieegrsa.localize")
     member = member.fillna(NA).astype(str).str.split(";")
@@ -233,7 +233,8 @@ def neural_rdms(epochs, contacts: pd.DataFrame | None = None, pattern: str | Seq
     keep = select_trials(metadata, trials)
     if condition_column not in metadata.columns:
         raise DataError("the condition column is not in the epochs metadata",
-                        field=condition_column, found=f"columns {list(metadata.columns)}",
+                        field="rsa.condition_column",
+                        found=f"{condition_column!r} (columns: {list(metadata.columns)})",
                         fix="set rsa.condition_column to one of them")
     # a trial without a condition label (e.g. a house when conditions are identities) is out
     keep &= metadata[condition_column].notna().to_numpy()
@@ -248,7 +249,8 @@ def neural_rdms(epochs, contacts: pd.DataFrame | None = None, pattern: str | Seq
     if set(metrics.values()) & set(CV_METRICS):
         if cv_column not in metadata.columns:
             raise DataError("cross-validated metrics need a fold column in the metadata",
-                            field=cv_column, found=f"columns {list(metadata.columns)}",
+                            field="rsa.cv_column",
+                            found=f"{cv_column!r} (columns: {list(metadata.columns)})",
                             fix="set rsa.cv_column to repetition or run")
         cv = metadata[cv_column].to_numpy()[keep]
     if subject is None:
