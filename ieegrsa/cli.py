@@ -46,10 +46,13 @@ def main(argv=None) -> int:
     else:
         args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures go to files; only the command line chooses the backend
     try:
         return args.func(args)
     except IeegrsaError as err:
-        print(f"ieegrsa: error: {err}", file=sys.stderr)
+        print(f"ieegrsa: error: {as_cli_message(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("ieegrsa: interrupted", file=sys.stderr)
@@ -246,6 +249,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Library parameters as the command line spells them: only the CLI knows its flags.
+CLI_FLAGS = {
+    "subjects": "--participant-label",
+    "subject": "--participant-label",
+    "session": "--session-label",
+    "task": "--task",
+    "config": "--config",
+    "source": "--config",  # load_config's parameter: the configuration file
+    "overwrite": "--overwrite",
+    "skip_existing": "--skip-existing",
+    "scheduler": "--scheduler",
+    "work_dir": "--work-dir",
+    "n_jobs": "--n-jobs",
+    "bids_root": "BIDS_DIR",
+    "output_dir": "OUTPUT_DIR",
+}
+
+
+def as_cli_message(err: IeegrsaError) -> str:
+    """``err``'s message with the parameters it names turned into this command's flags."""
+    import copy
+    import re
+
+    err = copy.copy(err)
+    if err.field in CLI_FLAGS:
+        err.field = CLI_FLAGS[err.field]
+    if err.fix:
+        # "set overwrite=True", "the subjects parameter" ... read as flags on the command line
+        err.fix = re.sub(r"\bset (\w+)=True\b",
+                         lambda m: f"pass {CLI_FLAGS.get(m.group(1), m.group(0))}", err.fix)
+        err.fix = re.sub(r"\bthe (\w+) parameter\b",
+                         lambda m: CLI_FLAGS.get(m.group(1), m.group(0)), err.fix)
+    return err._message()
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(format="%(levelname)s: %(message)s", level=level, stream=sys.stderr)
@@ -273,9 +311,10 @@ def _cmd_check(args) -> int:
 
 def _cmd_app(args) -> int:
     from .bids import check_bids_root
+    from .bids.derivatives import participant_paths
     from .bids.discovery import strip_prefix
     from .config import load_config
-    from .pipeline import participant_paths, run_group, run_participants
+    from .pipeline import run_group, run_participants
 
     bids_root = check_bids_root(args.bids_dir)
     output_dir = args.output_dir.resolve()
@@ -316,7 +355,7 @@ def _cmd_app(args) -> int:
         return 0
     results = run_participants(
         bids_root, output_dir, subjects, config, scheduler=args.scheduler,
-        progress=None if args.verbose == 0 else False, work_dir=args.work_dir,
+        work_dir=args.work_dir,
         skip_existing=args.skip_existing, overwrite=args.overwrite,
     )
     for row in results.itertuples():
@@ -390,7 +429,8 @@ def _options(items) -> dict:
 
 
 def _cmd_probe(args) -> int:
-    from .probing.probe import ANALYSES, probe, write_probe
+    from .pipeline.probe import write_probe
+    from .probing.probe import ANALYSES, probe
 
     controls = [c for c in args.control if c != "none"]
     result = probe(args.network, args.stimuli, weights=args.weights, layers=args.layers,
@@ -454,26 +494,6 @@ def _load_one(bids_root, subject, task, session, config):
     recording = load_participant(bids_root, subject, config, session=session, task=task)
     logger.info("loaded sub-%s: %s", subject, recording.raw)
     return recording.summary()
-
-
-_SUMMARY_COLUMNS = {
-    "subject": "Participant label.",
-    "session": "Session label (n/a when the dataset has none).",
-    "task": "Task label.",
-    "n_runs": "Number of runs concatenated.",
-    "sfreq": {"Description": "Sampling rate of the recording.", "Units": "Hz"},
-    "duration_s": {"Description": "Duration of the concatenated recording.", "Units": "s"},
-    "line_freq": {"Description": "Power-line frequency from the sidecar.", "Units": "Hz"},
-    "n_seeg": "Number of sEEG contacts.",
-    "n_ecog": "Number of ECoG contacts.",
-    "n_bad": "Number of contacts marked bad in channels.tsv.",
-    "space": "Coordinate space of the contacts.",
-    "n_events": "Number of events.",
-    "n_stimuli": "Number of distinct images shown.",
-    "n_faces": "Number of distinct face images.",
-    "n_identities": "Number of face identities.",
-    "n_expressions": "Number of facial expressions.",
-}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -70,10 +70,10 @@ def config_yaml():
 
 
 def provenance(sources=()):
-    from ieegrsa.bids.derivatives import software_versions
+    from ieegrsa.bids.derivatives import provenance_record
+    from ieegrsa.config import load_config
 
-    return {"Config": config_yaml(), "SoftwareVersions": software_versions(),
-            "Sources": [str(s) for s in sources]}
+    return provenance_record(load_config(CONFIG), sources)
 
 
 def _contacts(subject, rng):
@@ -202,45 +202,46 @@ def _noise_ceiling(neural, rng):
     return table
 
 
-def write_participant(root, subject, *, task=TASK, seed=0, session=None) -> dict:
-    """Write one participant's derivative files; return their paths by kind."""
-    from ieegrsa.bids import derivative_name, write_tsv
+def write_participant(root, subject, *, task=TASK, seed=0, session=None,
+                      complete=True) -> dict:
+    """Write one participant's derivative files; return their paths by kind.
+
+    With ``complete`` (as the participant level does), the provenance file that marks the
+    participant complete is written last; without it, the outputs look interrupted.
+    """
+    from ieegrsa.bids import write_json, write_tsv
+    from ieegrsa.bids.derivatives import participant_paths
 
     rng = np.random.default_rng(seed + int(subject))
-    folder = Path(root) / f"sub-{subject}"
-    if session:
-        folder = folder / f"ses-{session}"
-    folder = folder / "ieeg"
-    names = {"subject": subject, "task": task, "session": session}
-    extra = provenance([f"bids/sub-{subject}/ieeg/sub-{subject}_task-{task}_ieeg.edf"])
-
-    def name(desc, suffix, ext):
-        return folder / derivative_name(**names, desc=desc, suffix=suffix, extension=ext)
+    files = participant_paths(root, subject, task, session, space="MNI152NLin2009cAsym")
+    record = provenance([f"bids/sub-{subject}/ieeg/sub-{subject}_task-{task}_ieeg.edf"])
+    extra = {k: record[k] for k in ("Config", "SoftwareVersions", "Sources")}
 
     def describe(table):
         return {c: c.replace("_", " ") for c in table.columns}
 
     paths = {}
     contacts = _contacts(subject, rng)
-    paths["contacts"] = write_tsv(contacts, name("contacts", "electrodes", ".tsv"),
-                                  describe(contacts), extra)
+    paths["contacts"] = write_tsv(contacts, files["contacts"], describe(contacts), extra)
     report = _preprocessing(contacts)
-    paths["preprocessing"] = write_tsv(report, name("preprocessing", "channels", ".tsv"),
-                                       describe(report), extra)
-    paths["glassbrain"] = name("contacts", "glassbrain", ".png")
+    paths["preprocessing"] = write_tsv(report, files["preprocessing"], describe(report), extra)
+    paths["glassbrain"] = files["figure"]
     _glassbrain(paths["glassbrain"])
     neural = _neural_rdms(subject, contacts, rng)
-    paths["neural_rdms"] = neural.save(name("neural", "rdms", ".npz"))
+    paths["neural_rdms"] = neural.save(files["neural_rdms"])
     models = _model_rdms()
-    paths["model_rdms"] = models.save(name("models", "rdms", ".npz"))
+    paths["model_rdms"] = models.save(files["model_rdms"])
     similarity = _similarity(subject, neural, models, rng)
     if session:
         similarity["session"] = session
-    paths["similarity"] = write_tsv(similarity, name("similarity", "rsa", ".tsv"),
-                                    describe(similarity), extra)
+    paths["similarity"] = write_tsv(similarity, files["similarity"], describe(similarity),
+                                    extra)
     noise = _noise_ceiling(neural, rng)
-    paths["noiseceiling"] = write_tsv(noise, name("noiseceiling", "rsa", ".tsv"),
-                                      describe(noise), extra)
+    paths["noiseceiling"] = write_tsv(noise, files["ceiling"], describe(noise), extra)
+    if complete:
+        kinds = {"glassbrain": "figure", "noiseceiling": "ceiling"}
+        write_json({**record, "Files": {kinds.get(k, k): str(Path(v).relative_to(root))
+                                        for k, v in paths.items()}}, files["provenance"])
     return paths
 
 
@@ -379,6 +380,7 @@ def write_group(root, similarities, *, task=TASK, seed=0, with_comparison=True) 
     (:data:`GROUP_COUNTS`) rather than the two fake participants; only the patient summary is
     computed from the participants' similarity tables.
     """
+    from ieegrsa.bids.derivatives import provenance_record
     from ieegrsa.config import load_config
     from ieegrsa.pipeline import group_paths
     from ieegrsa.stats.tables import write_stats_table
@@ -388,7 +390,9 @@ def write_group(root, similarities, *, task=TASK, seed=0, with_comparison=True) 
     paths = {}
 
     def write(table, kind):
-        paths[kind] = write_stats_table(table, files[kind], kind, config=config)
+        record = provenance_record(config)
+        paths[kind] = write_stats_table(table, files[kind], kind, extra={
+            k: record[k] for k in ("Config", "SoftwareVersions")})
 
     write(_patients(similarities), "patients")
     write(fake_mixedlm(), "mixedlm")

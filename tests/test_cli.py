@@ -156,14 +156,13 @@ def test_demo_runs_and_leaves_dataset_unchanged(tmp_path):
     # the participant level follows the output contract (DESIGN.md)
     for subject in ("01", "02"):
         folder = derivatives / f"sub-{subject}" / "ieeg"
-        contacts = pd.read_csv(folder / f"sub-{subject}_task-faces_desc-contacts_electrodes.tsv",
-                               sep="\t", keep_default_na=False)
+        electrodes = folder / f"sub-{subject}_space-MNI152NLin2009cAsym_electrodes.tsv"
+        contacts = pd.read_csv(electrodes, sep="\t", keep_default_na=False)
         for column in ("name", "x", "y", "z", "space", "roi", "atlas_label", "included",
                        "exclusion_reason"):
             assert column in contacts.columns
-        sidecar = json.loads((folder / f"sub-{subject}_task-faces_desc-contacts_electrodes.json")
-                             .read_text())
-        assert "random_seed: 0" in sidecar["Config"] and sidecar["roi"]["Description"]
+        sidecar = json.loads(electrodes.with_suffix(".json").read_text())
+        assert sidecar["Config"]["random_seed"] == 0 and sidecar["roi"]["Description"]
         assert (folder / f"sub-{subject}_task-faces_desc-contacts_glassbrain.png").stat().st_size
         similarity = pd.read_csv(folder / f"sub-{subject}_task-faces_desc-similarity_rsa.tsv",
                                  sep="\t", na_values=["n/a"], keep_default_na=False)

@@ -55,6 +55,12 @@ def similarity_path(out, subject) -> Path:
     return Path(out) / f"sub-{subject}" / "ieeg" / name
 
 
+def contacts_path(out, subject) -> Path:
+    """The contact table: a derived electrodes.tsv, named as BIDS names it (space, no task)."""
+    name = f"sub-{subject}_space-MNI152NLin2009cAsym_electrodes.tsv"
+    return Path(out) / f"sub-{subject}" / "ieeg" / name
+
+
 def provenance_path(out, subject) -> Path:
     return Path(out) / f"sub-{subject}" / "ieeg" / f"sub-{subject}_task-faces_provenance.json"
 
@@ -103,8 +109,7 @@ def test_app_exit_status(app_run):
 def test_contract_files_and_columns(app_run):
     out = app_run["out"]
     for subject in SUBJECTS:
-        folder = out / f"sub-{subject}" / "ieeg"
-        contacts = read_tsv(folder / f"sub-{subject}_task-faces_desc-contacts_electrodes.tsv")
+        contacts = read_tsv(contacts_path(out, subject))
         assert set(CONTACT_COLUMNS) <= set(contacts.columns)
         assert contacts["included"].astype(bool).any()
         similarity = read_tsv(similarity_path(out, subject))
@@ -238,7 +243,7 @@ def test_changed_config_needs_overwrite(app_run, out_copy, tmp_path, capsys):
     assert main(args + ["--overwrite"]) == 0
     assert "sub-01: done" in capsys.readouterr().out
     record = json.loads(provenance_path(out_copy, "01").read_text())
-    assert "n_permutations: 60" in record["Config"]
+    assert record["Config"]["rsa"]["n_permutations"] == 60
     assert read_tsv(similarity_path(out_copy, "01"))["p_value"].min() >= 1 / 61 - 1e-12
     assert_no_part_files(out_copy)
 
@@ -258,8 +263,7 @@ def test_interrupted_participant_is_not_complete(app_run, out_copy, config_file,
         patch.setattr(ieegrsa.rsa.similarity, "similarity_table", interrupted)
         assert main(args) == 130
     assert "interrupted" in capsys.readouterr().err
-    folder = out_copy / "sub-01" / "ieeg"
-    assert (folder / "sub-01_task-faces_desc-contacts_electrodes.tsv").is_file()  # got that far
+    assert contacts_path(out_copy, "01").is_file()  # got that far
     assert not provenance_path(out_copy, "01").exists()
     assert_no_part_files(out_copy)
     # the group level only sees complete participants
@@ -285,7 +289,7 @@ def test_crash_in_fresh_folder_leaves_nothing_for_group(app_run, config_file, tm
         results = run_participants(app_run["bids"], out, ["02"], config_file, n_jobs=1)
     assert results["status"].tolist() == ["crashed"]
     assert results["error"].iloc[0] == "RuntimeError: simulated crash"
-    assert (out / "sub-02" / "ieeg" / "sub-02_task-faces_desc-contacts_electrodes.tsv").is_file()
+    assert contacts_path(out, "02").is_file()
     assert not similarity_path(out, "02").exists()
     assert not provenance_path(out, "02").exists()
     assert_no_part_files(out)
@@ -351,7 +355,8 @@ def test_real_motor_dataset_is_refused_clearly(shared_data, tmp_path, capsys):
 
 # -- 6. naming --------------------------------------------------------------------------------
 NAME = re.compile(r"^sub-(?P<sub>[A-Za-z0-9]+)(?:_ses-(?P<ses>[A-Za-z0-9]+))?"
-                  r"_task-[A-Za-z0-9]+(?:_desc-[A-Za-z0-9]+)?_[A-Za-z0-9]+\.[a-z0-9.]+$")
+                  r"(?:_task-[A-Za-z0-9]+)?(?:_space-[A-Za-z0-9]+)?(?:_desc-[A-Za-z0-9]+)?"
+                  r"_[A-Za-z0-9]+\.[a-z0-9.]+$")
 
 
 def test_output_names_follow_bids_derivatives(app_run):
@@ -371,6 +376,22 @@ def test_output_names_follow_bids_derivatives(app_run):
     assert checked >= 2 * 8
     for path in (out / "group").iterdir():
         assert re.match(r"^task-[A-Za-z0-9]+_desc-[A-Za-z0-9]+_stats\.(tsv|json)$", path.name)
+
+
+def test_derivatives_pass_the_bids_validator(app_run):
+    """Participant and group outputs: zero errors from bids-validator-deno (files with a BIDS
+    suffix follow its rules; the tool's own file types are declared in .bidsignore)."""
+    from conftest import bids_validator_issues
+
+    errors, _ = bids_validator_issues(app_run["out"])
+    assert not errors, sorted({(e["code"], e.get("subCode"), e.get("location")) for e in errors})
+    ignored = (app_run["out"] / ".bidsignore").read_text().split()
+    assert "*.html" in ignored and "/group" in ignored
+    coordsystem = json.loads((contacts_path(app_run["out"], "01").parent /
+                              "sub-01_space-MNI152NLin2009cAsym_coordsystem.json").read_text())
+    assert coordsystem["iEEGCoordinateSystem"] == "MNI152NLin2009cAsym"
+    header = contacts_path(app_run["out"], "01").read_text().splitlines()[0].split("\t")
+    assert header[:5] == ["name", "x", "y", "z", "size"]
 
 
 # -- 7. bad command lines -----------------------------------------------------------------------

@@ -35,7 +35,7 @@ def _run(tmp_path_factory, effect):
     root = make_dataset(base / "bids", preset="paper", seed=0, effect=effect)
     truth = json.loads((root / "sourcedata/simulation/ground_truth.json").read_text())["effect"]
     out = base / "derivatives"
-    status = run_participants(root, out, None, CONFIG, progress=False)
+    status = run_participants(root, out, None, CONFIG)
     assert (status["status"] == "done").all(), status
     outputs = run_group(out, CONFIG, report=False)
     read = {kind: pd.read_csv(outputs[kind], sep="\t", na_values=["n/a"], keep_default_na=False)

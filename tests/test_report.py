@@ -303,7 +303,29 @@ def test_reports_on_empty_folder(tmp_path):
     assert "No neural RDMs were found" in html
     assert "No similarity table was found" in html
     assert "No configuration was found" in html
-    assert 'href="sub-07.html"' in group_report(tmp_path).read_text()
+    html = group_report(tmp_path).read_text()
+    # a page alone is not a complete participant: named as left out, not linked as a result
+    assert 'href="sub-07.html"' not in html
+    assert "Left out as incomplete" in html and "sub-07" in html
+
+
+def test_group_report_and_statistics_agree_on_complete_participants(tmp_path):
+    """An interrupted participant (outputs, no provenance file) is in neither the group
+    statistics' input nor the group report's participants; the report names it as left out."""
+    from ieegrsa.bids.derivatives import complete_participants, participant_paths
+    from ieegrsa.pipeline import read_similarity_tables
+    from ieegrsa.report import group_report
+
+    root = write_fake_derivatives(tmp_path / "out", subjects=("01", "02", "03"))
+    participant_paths(root, "03", "faces")["provenance"].unlink()  # interrupted
+    assert [p["subject"] for p in complete_participants(root)] == ["01", "02"]
+    assert set(read_similarity_tables(root)["subject"]) == {"01", "02"}
+    html = group_report(root).read_text()
+    section = html[html.index('<section id="participants">'):]
+    section = section[:section.index("</section>")]
+    rows = re.findall(r"<tr><td>sub-(\w+)</td>", section)
+    assert rows == ["01", "02"]
+    assert "Left out as incomplete" in section and "sub-03" in section
 
 
 def test_session_and_partial_participant(tmp_path):
@@ -473,3 +495,39 @@ def test_rdm_images_of_unbiased_distances_are_percentiles():
         expected = (rankdata(row[finite]) - 1) / (finite.sum() - 1) * 100
         np.testing.assert_allclose(shown[finite], expected, atol=1e-12)
         assert np.isnan(shown[~finite]).all()
+
+
+def test_reports_from_results_in_memory(derivatives, tmp_path):
+    """A script's tables, RDMs and configuration make the same page as the derivatives do,
+    shown inline (_repr_html_) and saved where asked, without writing derivatives first."""
+    from ieegrsa.config import load_config
+    from ieegrsa.report import make_group_report, make_participant_report
+    from ieegrsa.report._common import read_table
+    from ieegrsa.report.participant import _load_rdms, participant_files
+    from ieegrsa.rsa import RDMs
+
+    root, pages = derivatives
+    files = participant_files(root, "01")
+    neural = _load_rdms(files["neural_rdms"])
+    assert isinstance(neural, RDMs)
+    report = make_participant_report(
+        "01", contacts=read_table(files["contacts"]),
+        preprocessing=read_table(files["preprocessing"]),
+        similarity=read_table(files["similarity"]), ceiling=read_table(files["ceiling"]),
+        neural_rdms=neural, model_rdms=_load_rdms(files["model_rdms"]),
+        glassbrain=files["figure"].read_bytes(), config=load_config(CONFIG))
+    html = report._repr_html_()
+    assert "sub-01" in html and len(_pngs(html)) == len(_pngs(pages["sub-01"]))
+
+    def body(text):  # the page without its time stamp and configuration block
+        text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "", text)
+        return text[:text.index('id="config"')]
+
+    assert body(html) == body(pages["sub-01"])
+    assert report.save(tmp_path).name == "sub-01.html"
+    assert (tmp_path / "sub-01.html").read_text(encoding="utf-8") == html
+
+    tables = {kind: read_table(root / "group" / f"task-faces_desc-{kind}_stats.tsv")
+              for kind in ("mixedlm", "signflip", "clusters", "onsets", "patients")}
+    group = make_group_report(tables, config=load_config(CONFIG))
+    assert "Answer" in group._repr_html_() and repr(group).startswith("<Report 'group.html'")

@@ -12,11 +12,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._files import atomic_path
+from .._files import atomic_path, write_text
 
 __all__ = [
     "atomic_path",
     "derivative_name",
+    "participant_paths",
+    "group_path",
+    "BIDSIGNORE",
+    "config_hash",
+    "provenance_record",
+    "complete_participants",
+    "write_coordsystem",
+    "write_bids_table",
+    "ELECTRODES_FIRST",
+    "CHANNELS_FIRST",
     "write_json",
     "write_tsv",
     "write_dataset_description",
@@ -42,6 +52,156 @@ def derivative_name(subject, task, desc, suffix, extension, *, session=None, **e
     if desc:
         parts.append(f"desc-{desc}")
     return "_".join(parts) + f"_{suffix}{extension}"
+
+
+#: The tool's own file types, which BIDS does not define: declared in the output's ``.bidsignore``
+#: so that the BIDS validator checks only the files with a BIDS suffix (as fMRIPrep does).
+BIDSIGNORE = (
+    "*.html",            # reports
+    "/group",            # group statistics tables
+    "*_rdms.npz", "*_rdms.json",              # RDM archives and their descriptors
+    "*_rsa.tsv", "*_rsa.json",                # similarity and noise-ceiling tables
+    "*_stimuli.tsv", "*_stimuli.json", "*_stimuli.png",  # faces table, crops contact sheet
+    "*_glassbrain.png",  # contact figure
+    "*_provenance.json",  # the completion record of a participant
+)
+
+
+def participant_paths(output_dir, subject, task, session=None, *, space=None) -> dict[str, Path]:
+    """Where the participant level writes each file of one patient.
+
+    Parameters
+    ----------
+    output_dir : path-like
+        The derivatives root.
+    subject, task : str
+        Participant and task labels.
+    session : str | None
+        Session label.
+    space : str | None
+        Coordinate space of the contact table (the ``space`` entity of the derived
+        ``electrodes.tsv`` and its ``coordsystem.json``, which BIDS names without ``task``).
+
+    Returns
+    -------
+    paths : dict
+        ``contacts``, ``coordsystem``, ``preprocessing``, ``figure``, ``neural_rdms``,
+        ``model_rdms``, ``similarity``, ``ceiling``, ``faces``, ``faces_figure``,
+        ``provenance``, ``report`` -> path.
+    """
+    output_dir = Path(output_dir)
+    folder = output_dir / f"sub-{subject}"
+    if session:
+        folder = folder / f"ses-{session}"
+    folder = folder / "ieeg"
+
+    def name(desc, suffix, extension):
+        return folder / derivative_name(subject, task, desc, suffix, extension, session=session)
+
+    prefix = f"sub-{subject}" + (f"_ses-{session}" if session else "")
+    spaced = prefix + (f"_space-{space}" if space else "")
+    return {
+        "contacts": folder / f"{spaced}_electrodes.tsv",
+        "coordsystem": folder / f"{spaced}_coordsystem.json",
+        "preprocessing": name("preprocessing", "channels", ".tsv"),
+        "figure": name("contacts", "glassbrain", ".png"),
+        "neural_rdms": name("neural", "rdms", ".npz"),
+        "model_rdms": name("models", "rdms", ".npz"),
+        "similarity": name("similarity", "rsa", ".tsv"),
+        "ceiling": name("noiseceiling", "rsa", ".tsv"),
+        "faces": name("faces", "stimuli", ".tsv"),
+        "faces_figure": name("crops", "stimuli", ".png"),
+        "provenance": name(None, "provenance", ".json"),
+        "report": output_dir / f"{prefix}.html",
+    }
+
+
+def group_path(output_dir, task, kind) -> Path:
+    """Where the group level writes its table of ``kind`` (``mixedlm``, ``clusters`` ...; the
+    kinds are the stats stage's, :data:`ieegrsa.stats.group.TABLES`)."""
+    return Path(output_dir) / "group" / f"task-{task}_desc-{kind}_stats.tsv"
+
+
+def config_hash(config) -> str:
+    """sha256 of the resolved configuration, without settings that cannot change results."""
+    import hashlib
+
+    data = config.model_dump(mode="json")
+    data.pop("n_jobs", None)
+    for key in ("device", "cache_dir", "batch_size"):
+        data["models"].pop(key, None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def provenance_record(config, sources=()) -> dict:
+    """The one provenance record every sidecar and completion file carries.
+
+    Parameters
+    ----------
+    config : ieegrsa.Config
+        The resolved configuration (written as a JSON object, the form machines parse).
+    sources : iterable of path-like
+        The input files the outputs come from.
+
+    Returns
+    -------
+    record : dict
+        ``Config``, ``ConfigHash``, ``SoftwareVersions``, ``Sources``.
+    """
+    return {"Config": config.model_dump(mode="json"), "ConfigHash": config_hash(config),
+            "SoftwareVersions": software_versions(), "Sources": [str(p) for p in sources]}
+
+
+def complete_participants(output_dir, task="faces") -> list[dict]:
+    """The participants whose participant level finished, from their provenance files.
+
+    A provenance file is written last, so its presence marks a complete participant; the
+    group statistics and the group report both take their participants from here.
+
+    Returns
+    -------
+    participants : list of dict
+        ``subject``, ``session`` (None without one), ``provenance`` (path) and ``files``
+        (kind -> absolute path, as recorded), sorted by subject and session.
+    """
+    output_dir = Path(output_dir)
+    found = []
+    for path in sorted(output_dir.glob(f"sub-*/**/sub-*_task-{task}_provenance.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        entities = dict(part.split("-", 1) for part in path.name.split("_")[:-1] if "-" in part)
+        found.append({"subject": entities["sub"], "session": entities.get("ses"),
+                      "provenance": path,
+                      "files": {k: output_dir / v for k, v in record.get("Files", {}).items()}})
+    return found
+
+
+#: The leading columns BIDS requires of an ``electrodes.tsv`` and a ``channels.tsv``, in order.
+ELECTRODES_FIRST = ("name", "x", "y", "z", "size")
+CHANNELS_FIRST = ("name", "type", "units", "low_cutoff", "high_cutoff")
+
+
+def write_bids_table(table, path, columns: dict, first, *, extra=None) -> Path:
+    """Write a table whose BIDS suffix requires leading columns (``electrodes``, ``channels``).
+
+    The ``first`` columns come first, in BIDS's order; the others follow in the order of
+    ``columns``, which describes every column (a missing one is an error: a required column
+    cannot be left out, and an undescribed one cannot be written).
+    """
+    missing = [c for c in (*first, *table.columns) if c not in columns]
+    if missing:
+        raise ValueError(f"{Path(path).name}: columns {missing} are not described")
+    order = [*first, *(c for c in columns if c not in first)]
+    return write_tsv(table.reindex(columns=order), path, columns=columns, extra=extra)
+
+
+def write_coordsystem(path, space: str) -> Path:
+    """The ``coordsystem.json`` of a derived ``electrodes.tsv`` in a template space (mm)."""
+    return write_json({
+        "iEEGCoordinateSystem": space,
+        "iEEGCoordinateUnits": "mm",
+        "iEEGCoordinateSystemDescription": f"Template space {space}; bipolar channels are at the "
+                                           "midpoint of their two contacts.",
+    }, path)
 
 
 def write_json(data, path) -> Path:
@@ -99,7 +259,7 @@ def software_versions() -> dict:
 
 def write_dataset_description(output_dir, source_dataset=None, name="ieegrsa", *,
                               config=None) -> Path:
-    """Write ``dataset_description.json`` of a derivatives folder (BIDS ``DatasetType``).
+    """Write ``dataset_description.json`` and ``.bidsignore`` of a derivatives folder.
 
     Parameters
     ----------
@@ -124,6 +284,7 @@ def write_dataset_description(output_dir, source_dataset=None, name="ieegrsa", *
         description["GeneratedBy"][0]["Configuration"] = config.model_dump(mode="json")
     if source_dataset is not None:
         description["SourceDatasets"] = [{"URL": Path(source_dataset).resolve().as_uri()}]
+    write_text("\n".join(BIDSIGNORE) + "\n", Path(output_dir) / ".bidsignore")
     return write_json(description, Path(output_dir) / "dataset_description.json")
 
 

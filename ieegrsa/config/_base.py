@@ -91,18 +91,21 @@ def _nonzero_jobs(value: int) -> int:
 NJobs = Annotated[StrictInt, AfterValidator(_nonzero_jobs)]
 
 
-def ordered_interval(example: str):
+def ordered_interval(example: str, order: str = "come before"):
     """The type of a ``[start, stop]`` pair of numbers with ``start < stop``.
 
     Parameters
     ----------
     example : str
         A valid value and its units, for the message, e.g. ``"[70, 150] (Hz)"``.
+    order : str
+        How the start relates to the stop, for the message: ``"come before"`` for times,
+        ``"be below"`` for frequencies.
     """
 
     def ordered(value):
         if not value[0] < value[1]:
-            raise invalid("the start must come before the stop",
+            raise invalid(f"the start must {order} the stop",
                           f"Write [start, stop], e.g. {example}")
         return value
 

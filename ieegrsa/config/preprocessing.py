@@ -10,7 +10,7 @@ from ._base import NJobs, _Section, invalid, ordered_interval
 
 __all__ = ["PreprocessingConfig"]
 
-_Band = ordered_interval("[70, 150] (Hz)")
+_Band = ordered_interval("[70, 150] (Hz)", order="be below")
 _Baseline = ordered_interval("[-0.2, 0] (s, relative to image onset)")
 
 

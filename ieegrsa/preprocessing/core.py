@@ -23,8 +23,8 @@ from .signals import high_gamma_envelope, lowpass, notch, resample
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["preprocess", "preprocessing_columns", "METADATA_COLUMNS", "PREPROCESSING_COLUMNS",
-           "REPORT_COLUMNS"]
+__all__ = ["preprocess", "preprocessing_columns", "bids_channels", "BIDS_CHANNEL_COLUMNS",
+           "METADATA_COLUMNS", "PREPROCESSING_COLUMNS", "REPORT_COLUMNS"]
 
 #: Columns of ``epochs.metadata`` (one row per epoch, in event order). ``event`` is the row of
 #: ``recording.events`` the epoch comes from; ``onset`` its onset (s) on the recording's time axis.
@@ -51,6 +51,64 @@ PREPROCESSING_COLUMNS = {
 #: The preprocessing report's column names, in order (the keys of
 #: :data:`PREPROCESSING_COLUMNS`).
 REPORT_COLUMNS = tuple(PREPROCESSING_COLUMNS)
+
+
+#: The columns BIDS gives a ``channels.tsv``, added to the report when it is written as the
+#: derived ``desc-preprocessing_channels.tsv`` (:func:`bids_channels`).
+BIDS_CHANNEL_COLUMNS = {
+    "units": "Unit of the channel's signal in the epochs (n/a: normalised, without a unit).",
+    "low_cutoff": {"Description": "High-pass edge of the signal the preprocessing made "
+                                  "(0: none applied).", "Units": "Hz"},
+    "high_cutoff": {"Description": "Low-pass edge of the signal the preprocessing made "
+                                   "(n/a: none applied).", "Units": "Hz"},
+    "status": "good when the channel's data reach the epochs, else bad.",
+    "status_description": "Why a bad channel does not (the reason column).",
+}
+
+
+def bids_channels(report: pd.DataFrame, config=None) -> tuple[pd.DataFrame, dict]:
+    """The preprocessing report as a derived BIDS ``channels.tsv``, with its descriptions.
+
+    BIDS's columns come first (``name``, ``type`` in upper case as BIDS spells it, ``units``,
+    ``low_cutoff``, ``high_cutoff``, ``status``, ``status_description``), then the report's own.
+
+    Parameters
+    ----------
+    report : pandas.DataFrame
+        The report of :func:`preprocess` (``return_report=True``).
+    config : ieegrsa.config.PreprocessingConfig | ieegrsa.Config | Mapping | None
+        The preprocessing that made it (the signal's unit and band).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+    columns : dict
+        Column -> description, in the written order.
+    """
+    from ..config import config_section
+
+    cfg = config_section(config, "preprocessing")
+    if cfg.signal == "high_gamma":
+        low, high = cfg.high_gamma_band
+        unitless = cfg.high_gamma_normalization != "none"
+    else:
+        low, high = 0.0, cfg.broadband_lowpass
+        unitless = False
+    unitless = unitless or cfg.baseline_mode == "zscore"
+    included = report["included"].astype(bool)
+    table = report.assign(
+        type=report["type"].astype(str).str.upper(),
+        units=None if unitless else "V", low_cutoff=low,
+        high_cutoff=np.nan if high is None else high,
+        status=np.where(included, "good", "bad"),
+        status_description=report["reason"].where(~included & (report["reason"] != "")),
+    )
+    columns = {**{c: BIDS_CHANNEL_COLUMNS.get(c) or PREPROCESSING_COLUMNS[c]
+                  for c in ("name", "type", "units", "low_cutoff", "high_cutoff", "status",
+                            "status_description")},
+               **preprocessing_columns(report)}
+    columns["type"] = "Channel type, as BIDS spells it (SEEG, ECOG)."
+    return table[list(columns)], columns
 
 
 def preprocessing_columns(report: pd.DataFrame) -> dict:

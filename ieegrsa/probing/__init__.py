@@ -13,7 +13,8 @@ The pieces, one module each:
 - :mod:`~ieegrsa.probing.morphs`: identification and discrimination along morph continua and
   the test of categorical perception.
 - :mod:`~ieegrsa.probing.probe`: :func:`probe`, all of them on a network and its untrained and
-  object-trained controls in one call, and :func:`write_probe` (tables and HTML report).
+  object-trained controls in one call (its tables and report are written by
+  :func:`ieegrsa.pipeline.write_probe`).
 
 Names load lazily, so importing :mod:`ieegrsa.probing` does not import torch or scikit-learn.
 """
@@ -42,7 +43,6 @@ _LAZY = {
     "categorical_perception_test": "morphs",
     "probe": "probe",
     "ProbeResult": "probe",
-    "write_probe": "probe",
     "read_stimuli": "probe",
 }
 

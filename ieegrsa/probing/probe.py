@@ -29,7 +29,7 @@ from .morphs import (
 from .readouts import confusion_similarity, read_confusion, readout_pipeline, transfer_readout
 from .units import selective_units
 
-__all__ = ["probe", "ProbeResult", "read_stimuli", "morph_identification", "write_probe",
+__all__ = ["probe", "ProbeResult", "read_stimuli", "morph_identification", "probe_columns",
            "ANALYSES", "PROBE_COLUMNS"]
 
 logger = logging.getLogger("ieegrsa")
@@ -449,34 +449,9 @@ PROBE_COLUMNS = {
 }
 
 
-def write_probe(result: ProbeResult, out_dir, *, report: bool = True) -> dict[str, Path]:
-    """Write the probe tables (TSV + JSON sidecar each), the settings and the HTML report.
-
-    Files are named ``<network>_desc-<table>_probe.tsv`` in ``out_dir``; empty tables are not
-    written. The settings and software versions go to ``<network>_probe.json`` (written last),
-    the report to ``<network>_probe.html``.
-    """
-    from ..bids import write_json, write_tsv
-    from ..bids.derivatives import software_versions
-
-    out_dir = Path(out_dir)
-    name = str(result.settings.get("network", "network")).replace("/", "-")
-    extra = {"Settings": result.settings, "SoftwareVersions": software_versions()}
-    written = {}
-    for kind, table in result.tables().items():
-        if table.empty:
-            continue
-        columns = {c: PROBE_COLUMNS.get(c, _prefer_description(c)) for c in table.columns}
-        written[kind] = write_tsv(table, out_dir / f"{name}_desc-{kind}_probe.tsv",
-                                  columns=columns, extra=extra)
-    if report:
-        from ..report import probe_report
-
-        written["report"] = probe_report(result, out_dir / f"{name}_probe.html")
-    written["settings"] = write_json(
-        {**extra, "Files": {k: p.name for k, p in written.items()}},
-        out_dir / f"{name}_probe.json")
-    return written
+def probe_columns(table) -> dict:
+    """The descriptions of a probe table's columns, in its order (:data:`PROBE_COLUMNS`)."""
+    return {c: PROBE_COLUMNS.get(c, _prefer_description(c)) for c in table.columns}
 
 
 def _prefer_description(column: str) -> str:

@@ -7,6 +7,10 @@ no network needed to view them), rendered from jinja2 templates shipped as packa
   ``OUTPUT_DIR/sub-<label>.html``.
 - :func:`group_report` reads ``OUTPUT_DIR/group/`` and the participants' similarity tables and
   writes ``OUTPUT_DIR/group.html``.
+- :func:`make_participant_report` and :func:`make_group_report` build the same pages from
+  results held in memory (tables, RDMs, figures) and return a :class:`Report`, shown inline in
+  a notebook and written with ``save()``; the two functions above read the derivatives and
+  call them.
 - :func:`methods_text` writes the methods paragraphs (a boilerplate) from a configuration.
 
 Figures are in :mod:`ieegrsa.report.figures`. Names load lazily so that importing
@@ -20,7 +24,10 @@ from .._lazy import lazy_exports
 # public name -> submodule of ieegrsa.report
 _LAZY = {
     "participant_report": "participant",
+    "make_participant_report": "participant",
     "group_report": "group",
+    "make_group_report": "group",
+    "Report": "_common",
     "methods_text": "methods",
     "probe_report": "probe",
 }

@@ -200,7 +200,7 @@ def render(template: str, **context) -> str:
 
 def write_html(text: str, path) -> Path:
     """Write ``text`` to ``path`` atomically."""
-    from ..bids import atomic_path
+    from .._files import atomic_path
 
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -238,22 +238,46 @@ def ieegrsa_version() -> str:
     return __version__
 
 
-class use_verbose:
-    """Set the ``ieegrsa`` logger's level for the duration of a call (MNE's ``verbose``)."""
+class Report:
+    """An HTML report held in memory, as nilearn's reports: shown inline in a notebook
+    (``_repr_html_``) and written with :meth:`save`.
 
-    def __init__(self, verbose):
-        self.verbose = verbose
-        self.logger = logging.getLogger("ieegrsa")
+    Parameters
+    ----------
+    html : str
+        The self-contained page.
+    name : str
+        The default file name (``sub-01.html``, ``group.html`` ...).
+    """
 
-    def __enter__(self):
-        self.old = self.logger.level
-        if self.verbose is not None:
-            level = self.verbose
-            if isinstance(level, bool):
-                level = "INFO" if level else "WARNING"
-            self.logger.setLevel(level.upper() if isinstance(level, str) else level)
-        return self
+    def __init__(self, html: str, name: str):
+        self.html = html
+        self.name = name
 
-    def __exit__(self, *exc):
-        self.logger.setLevel(self.old)
-        return False
+    def save(self, path) -> Path:
+        """Write the page to ``path`` (a file, or a folder to put :attr:`name` in), atomically."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / self.name
+        return write_html(self.html, path)
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return f"<Report {self.name!r}, {len(self.html) / 1024:.0f} kB>"
+
+
+def image_uri(image) -> str | None:
+    """A data URI of a PNG file path, PNG bytes or a matplotlib Figure; ``None`` for ``None``."""
+    import base64
+
+    if image is None:
+        return None
+    if hasattr(image, "savefig"):
+        from .figures import figure_data_uri
+
+        return figure_data_uri(image)
+    if isinstance(image, (bytes, bytearray)):
+        return "data:image/png;base64," + base64.b64encode(bytes(image)).decode("ascii")
+    return png_data_uri(image)

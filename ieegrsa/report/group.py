@@ -10,13 +10,14 @@ non-converged fits. The tables follow, each in a horizontally scrolling box.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._docs import fill_doc
+from .._logging import verbose
 from . import _common as common
 from .answers import (
     CORRECTION_LABELS,
@@ -32,7 +33,7 @@ from .answers import (
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["group_report", "group_files"]
+__all__ = ["group_report", "make_group_report", "group_files"]
 
 _MIXED = ["family", "roi", "window_start", "window_stop", "term", "estimate", "se", "df", "t",
           "ci_low", "ci_high", "p_value", "p_corrected", "se_lmm", "df_lmm", "se_two_stage",
@@ -62,39 +63,31 @@ def group_files(output_dir, *, task="faces") -> dict[str, Path]:
     -------
     files : dict
         ``mixedlm``, ``signflip``, ``comparison``, ``clusters``, ``onsets``, ``patients`` ->
-        path, as the group level names them (:func:`ieegrsa.pipeline.group_paths`).
+        path, as the group level names them (:func:`ieegrsa.bids.derivatives.group_path`).
     """
-    from ..pipeline import group_paths
+    from ..bids.derivatives import group_path
+    from ..stats.group import TABLES
 
-    return group_paths(output_dir, task)
-
-
-def _similarity_files(output_dir, task):
-    """``(subject, session, path)`` of every participant's similarity table."""
-    found = []
-    pattern = re.compile(rf"^sub-([^_]+)(?:_ses-([^_]+))?_task-{re.escape(task)}"
-                         r"_desc-similarity_rsa\.tsv$")
-    for path in sorted(Path(output_dir).glob("sub-*/**/*_desc-similarity_rsa.tsv")):
-        match = pattern.match(path.name)
-        if match:
-            found.append((match.group(1), match.group(2), path))
-    return found
+    return {kind: group_path(output_dir, task, kind) for kind in TABLES}
 
 
 def _participants(output_dir, task):
-    """One row per participant: link to its page and what its similarity table holds."""
+    """One row per complete participant (the group statistics' participants), their
+    similarity tables, and the labels of participants left out as incomplete."""
+    from ..bids.derivatives import complete_participants
+
     output_dir = Path(output_dir)
     rows, tables = [], []
     pages = {p.stem.removeprefix("sub-"): p.name for p in output_dir.glob("sub-*.html")}
-    seen = set()
-    for subject, session, path in _similarity_files(output_dir, task):
-        table = common.read_table(path)
-        label = subject + (f"_ses-{session}" if session else "")
-        seen.add(label)
+    complete = complete_participants(output_dir, task)
+    for found in complete:
+        label = found["subject"] + (f"_ses-{found['session']}" if found["session"] else "")
+        path = found["files"].get("similarity")
+        table = common.read_table(path) if path is not None else None
         row = {"label": label, "page": pages.get(label), "rois": "n/a", "contacts": "n/a",
                "models": "n/a", "rows": "n/a"}
         if table is not None:
-            table = table.assign(subject=table.get("subject", subject))
+            table = table.assign(subject=table.get("subject", found["subject"]))
             tables.append(table)
             finite = table[np.isfinite(table["value"])] if "value" in table else table
             row["rois"] = ", ".join(sorted(map(str, finite["roi"].dropna().unique()))) \
@@ -103,11 +96,11 @@ def _participants(output_dir, task):
             row["models"] = str(finite["model"].nunique()) if "model" in finite else "n/a"
             row["rows"] = str(len(table))
         rows.append(row)
-    for label, page in sorted(pages.items()):
-        if label not in seen:
-            rows.append({"label": label, "page": page, "rois": "n/a", "contacts": "n/a",
-                         "models": "n/a", "rows": "no similarity table"})
-    return rows, tables
+    listed = {row["label"] for row in rows}
+    started = {p.name.split("_task-")[0].removeprefix("sub-")
+               for p in output_dir.glob(f"sub-*/**/sub-*_task-{task}_*")}
+    incomplete = sorted((started | set(pages)) - listed)
+    return rows, tables, incomplete
 
 
 # Numbers in sentences
@@ -176,25 +169,14 @@ def _difference_section(patients, clusters, contrasts, alpha):
     return items
 
 
-def _stats_setting(config, name, default):
-    value = getattr(getattr(config, "stats", None), name, default)
-    return default if value is None else value
-
-
+@fill_doc
+@verbose
 def group_report(output_dir, *, task="faces", verbose=None) -> Path:
     """Write the HTML report of the group from the group tables and the participants' results.
 
-    The page (``OUTPUT_DIR/group.html``) is self-contained (figures embedded as PNG, no network
-    needed) and answers the question first: per model family and ROI, one sentence on the
-    objective contrast (estimate [CI], t(df), p and corrected p at the strongest window,
-    patients / contacts, the windows significant after correction, the onset and the sign-flip
-    check), one figure of the contrast over time, the classical-view test (likelihood ratio of
-    a different objective effect per ROI, and the seed study's BIC test when computed) and a
-    quiet note on singular or non-converged fits. Below: the participants (linked to their
-    pages), the mixed-model, sign-flip, cluster, onset and model-comparison tables (each in a
-    horizontally scrolling box), the difference of the contrasted objectives over time per
-    family and ROI with the clusters shaded, a methods paragraph, the configuration and the
-    software versions. Missing tables give a short sentence instead of a section.
+    The page (``OUTPUT_DIR/group.html``) is :func:`make_group_report` of the group tables and
+    of the complete participants' similarity tables (those with a provenance file: the same
+    participants as the group statistics), read back from disk.
 
     Parameters
     ----------
@@ -202,84 +184,150 @@ def group_report(output_dir, *, task="faces", verbose=None) -> Path:
         The derivatives root (the pipeline's ``OUTPUT_DIR``).
     task : str
         Task label of the derivative files.
-    verbose : bool | str | int | None
-        Logging level for this call (as in MNE); ``None`` keeps the current one.
+    %(verbose)s
 
     Returns
     -------
     path : pathlib.Path
         The HTML file written (atomically).
     """
-    with common.use_verbose(verbose):
-        output_dir = Path(output_dir)
-        files = group_files(output_dir, task=task)
-        tables = {kind: common.read_table(path) for kind, path in files.items()}
-        participants, similarities = _participants(output_dir, task)
-        sources = [files[k] for k in ("mixedlm", "signflip", "clusters", "patients", "onsets")
-                   if k in files]
-        sources += [path for _, _, path in _similarity_files(output_dir, task)]
-        info = common.provenance(sources)
-        config = info["config"]
-        alpha = float(_stats_setting(config, "alpha", 0.05) or 0.05)
-        transform = _stats_setting(config, "transform", None) if config is not None else None
-        correction = _stats_setting(config, "correction", "fdr_bh")
-        contrasts = _stats_setting(config, "contrasts", [])
-        rois = list(getattr(getattr(config, "anatomy", None), "rois", None) or [])
-        patients = tables["patients"]
-        patients_source = "the patient summary table"
-        if patients is None or not {"subject", "objective", "mean"} <= set(patients.columns):
-            patients = _patients_from_similarity(similarities,
-                                                 _stats_setting(config, "transform", "fisher"))
-            patients_source = "the participants' similarity tables"
-        clusters = tables["clusters"]
-        mixed = tables["mixedlm"]
-        signflip = tables.get("signflip")
-        onsets = tables["onsets"]
-        answers = answer_sentences(mixed, patients, onsets, signflip, alpha=alpha,
-                                   correction=correction, transform=transform, rois=rois,
-                                   contrasts=contrasts)
-        families = list(dict.fromkeys(item["family"] for item in answers))
-        answer_rois = ordered([item["roi"] for item in answers], rois)
-        rois_of = {family: ordered([i["roi"] for i in answers if i["family"] == family
-                                     and i["roi"] != "all ROIs"], rois) for family in families}
-        methods = None
-        if config is not None:
-            from .methods import methods_text
+    output_dir = Path(output_dir)
+    files = group_files(output_dir, task=task)
+    tables = {kind: common.read_table(path) for kind, path in files.items()}
+    participants, similarities, incomplete = _participants(output_dir, task)
+    sources = [files[k] for k in ("mixedlm", "signflip", "clusters", "patients", "onsets")
+               if k in files]
+    from ..bids.derivatives import complete_participants
 
-            methods = methods_text(config, versions=info["versions"])
-        html = common.render(
-            "group.html",
-            title=f"ieegrsa group report (task {task})",
-            task=task,
-            generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            version=common.ieegrsa_version(),
-            alpha=alpha,
-            correction_label=CORRECTION_LABELS.get(correction, correction),
-            answers=answers,
-            answer_figure=answer_figure(mixed, answers, alpha, families=families,
-                                         rois=answer_rois, transform=transform,
-                                         correction=correction),
-            classical=comparisons(tables["comparison"], alpha, rois_of),
-            diagnostics=diagnostics(mixed, tables["comparison"]),
-            has_mixed_file=files["mixedlm"].is_file(),
-            missing=[p.name for k, p in files.items() if k != "comparison" and not p.is_file()],
-            participants=participants,
-            mixed=_mixed_section(mixed, alpha),
-            signflip=common.table(signflip, _SIGNFLIP,
-                                  highlight=_highlight(signflip, "p_corrected", alpha)),
-            has_signflip_file=files["signflip"].is_file(),
-            differences=_difference_section(patients, clusters, _contrasts(config, clusters),
-                                            alpha),
-            patients_source=patients_source if patients is not None else None,
-            clusters=common.table(clusters, _CLUSTERS,
-                                  highlight=_highlight(clusters, "p_value", alpha)),
-            has_clusters_file=files["clusters"].is_file(),
-            onsets=common.table(onsets, _ONSETS),
-            comparison=common.table(tables["comparison"], _COMPARISON),
-            methods=methods.split("\n\n") if methods else None,
-            config_yaml=info["config_yaml"], config_source=info["source"],
-            versions=common.versions_rows(info["versions"]),
-        )
-        path = common.write_html(html, output_dir / "group.html")
-        logger.info("report: wrote %s", path)
-        return path
+    sources += [p["files"]["similarity"] for p in complete_participants(output_dir, task)
+                if "similarity" in p["files"]]
+    info = common.provenance(sources)
+    report = make_group_report(
+        tables, task=task, participants=participants, similarities=similarities,
+        incomplete=incomplete, config=info["config"], config_yaml=info["config_yaml"],
+        config_source=info["source"], versions=info["versions"],
+        missing=[p.name for k, p in files.items() if k != "comparison" and not p.is_file()])
+    path = report.save(output_dir / "group.html")
+    logger.info("report: wrote %s", path)
+    return path
+
+
+def make_group_report(tables, *, task="faces", participants=None, similarities=None,
+                      incomplete=(), config=None, config_yaml=None, config_source=None,
+                      versions=None, missing=()) -> common.Report:
+    """The group report of results held in memory (no derivatives needed).
+
+    The page answers the question first: per model family and ROI, one sentence on the
+    objective contrast (estimate [CI], t(df), p and corrected p at the strongest window,
+    patients / contacts, the windows significant after correction, the onset and the sign-flip
+    check), one figure of the contrast over time, the classical-view test (likelihood ratio of
+    a different objective effect per ROI, and the seed study's BIC test when computed) and a
+    quiet note on singular or non-converged fits. Below: the participants, the mixed-model,
+    sign-flip, cluster, onset and model-comparison tables (each in a horizontally scrolling
+    box), the difference of the contrasted objectives over time per family and ROI with the
+    clusters shaded, a methods paragraph, the configuration and the software versions. Missing
+    tables give a short sentence instead of a section.
+
+    Parameters
+    ----------
+    tables : dict
+        The group tables by kind (``mixedlm``, ``signflip``, ``comparison``, ``clusters``,
+        ``onsets``, ``patients``), as :func:`ieegrsa.stats.group.group_statistics` returns
+        them; absent kinds may be missing or None.
+    task : str
+    participants : list of dict | None
+        Rows of the participants table (``label``, ``page``, ``rois``, ``contacts``,
+        ``models``, ``rows``); default: one row per subject of ``similarities``.
+    similarities : list of pandas.DataFrame | None
+        The participants' similarity tables (the patient summary is made from them when
+        ``tables`` has none).
+    incomplete : sequence of str
+        Participants with outputs but no provenance file, left out of the statistics.
+    config : ieegrsa.Config | None
+    config_yaml, config_source : str | None
+    versions : dict | None
+        Software versions (default: those installed now).
+    missing : sequence of str
+        Files looked for and not found.
+
+    Returns
+    -------
+    report : Report
+    """
+    from ..bids.derivatives import software_versions
+
+    tables = {kind: tables.get(kind) for kind in
+              ("mixedlm", "signflip", "comparison", "clusters", "onsets", "patients")}
+    similarities = list(similarities or [])
+    if participants is None:
+        participants = [{"label": str(s), "page": None, "rois": "n/a", "contacts": "n/a",
+                         "models": "n/a", "rows": str(len(t))}
+                        for t in similarities for s in pd.unique(t["subject"])]
+    if versions is None:
+        versions = software_versions()
+    if config is not None and config_yaml is None:
+        from ..config import config_to_yaml
+
+        config_yaml = config_to_yaml(config)
+    stats = config.stats if config is not None else None
+    alpha = float(stats.alpha) if stats is not None else 0.05
+    transform = stats.transform if stats is not None else None
+    correction = stats.correction if stats is not None else "fdr_bh"
+    contrasts = stats.contrasts if stats is not None else []
+    rois = list(config.anatomy.rois) if config is not None else []
+    patients = tables["patients"]
+    patients_source = "the patient summary table"
+    if patients is None or not {"subject", "objective", "mean"} <= set(patients.columns):
+        patients = _patients_from_similarity(similarities, transform or "fisher")
+        patients_source = "the participants' similarity tables"
+    clusters = tables["clusters"]
+    mixed = tables["mixedlm"]
+    signflip = tables["signflip"]
+    onsets = tables["onsets"]
+    answers = answer_sentences(mixed, patients, onsets, signflip, alpha=alpha,
+                               correction=correction, transform=transform, rois=rois,
+                               contrasts=contrasts)
+    families = list(dict.fromkeys(item["family"] for item in answers))
+    answer_rois = ordered([item["roi"] for item in answers], rois)
+    rois_of = {family: ordered([i["roi"] for i in answers if i["family"] == family
+                                 and i["roi"] != "all ROIs"], rois) for family in families}
+    methods = None
+    if config is not None:
+        from .methods import methods_text
+
+        methods = methods_text(config, versions=versions)
+    html = common.render(
+        "group.html",
+        title=f"ieegrsa group report (task {task})",
+        task=task,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        version=common.ieegrsa_version(),
+        alpha=alpha,
+        correction_label=CORRECTION_LABELS.get(correction, correction),
+        answers=answers,
+        answer_figure=answer_figure(mixed, answers, alpha, families=families,
+                                     rois=answer_rois, transform=transform,
+                                     correction=correction),
+        classical=comparisons(tables["comparison"], alpha, rois_of),
+        diagnostics=diagnostics(mixed, tables["comparison"]),
+        has_mixed_file=mixed is not None,
+        missing=list(missing),
+        participants=participants,
+        incomplete=list(incomplete),
+        mixed=_mixed_section(mixed, alpha),
+        signflip=common.table(signflip, _SIGNFLIP,
+                              highlight=_highlight(signflip, "p_corrected", alpha)),
+        has_signflip_file=signflip is not None,
+        differences=_difference_section(patients, clusters, _contrasts(config, clusters),
+                                        alpha),
+        patients_source=patients_source if patients is not None else None,
+        clusters=common.table(clusters, _CLUSTERS,
+                              highlight=_highlight(clusters, "p_value", alpha)),
+        has_clusters_file=clusters is not None,
+        onsets=common.table(onsets, _ONSETS),
+        comparison=common.table(tables["comparison"], _COMPARISON),
+        methods=methods.split("\n\n") if methods else None,
+        config_yaml=config_yaml, config_source=config_source,
+        versions=common.versions_rows(versions),
+    )
+    return common.Report(html, "group.html")

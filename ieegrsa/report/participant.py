@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
@@ -9,18 +10,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._docs import fill_doc
+from .._logging import verbose
 from . import _common as common
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["participant_report", "participant_files"]
+__all__ = ["participant_report", "make_participant_report", "participant_files"]
 
 _LOCALIZER = ["name", "roi", "atlas_label", "included", "n_face", "n_nonface", "mean_face",
               "mean_nonface", "t", "p", "p_fdr", "d_prime", "face_selective"]
 _EXCLUDED = ["name", "type", "group", "atlas_label", "roi", "status", "exclusion_reason"]
 
 
-#: The participant-level files a report reads (keys of :func:`ieegrsa.pipeline.participant_paths`).
+#: The participant-level files a report reads (keys of
+#: :func:`ieegrsa.bids.derivatives.participant_paths`).
 _KINDS = ("contacts", "preprocessing", "figure", "neural_rdms", "model_rdms", "similarity",
           "ceiling")
 
@@ -31,6 +35,10 @@ _OPTIONAL = ("faces", "faces_figure")
 
 def participant_files(output_dir, subject, *, task="faces", session=None) -> dict[str, Path]:
     """Paths of a participant's derivative files (whether or not they exist), by kind.
+
+    The files a finished participant recorded in its provenance file; before that (or without
+    one), the names of :func:`ieegrsa.bids.derivatives.participant_paths`, with the space of the
+    contact table found on disk.
 
     Parameters
     ----------
@@ -46,15 +54,24 @@ def participant_files(output_dir, subject, *, task="faces", session=None) -> dic
     files : dict
         ``contacts``, ``preprocessing``, ``figure`` (glass brain), ``neural_rdms``,
         ``model_rdms``, ``similarity``, ``ceiling``, ``faces`` (the conditions' stimulus table),
-        ``faces_figure`` (the contact sheet of crops) -> path, as the participant level names
-        them (:func:`ieegrsa.pipeline.participant_paths`).
+        ``faces_figure`` (the contact sheet of crops) -> path.
     """
-    from ..pipeline import participant_paths
+    from ..bids.derivatives import participant_paths
 
     subject = str(subject).removeprefix("sub-")
     session = str(session).removeprefix("ses-") if session else None
     paths = participant_paths(output_dir, subject, task, session)
-    return {kind: paths[kind] for kind in (*_KINDS, *_OPTIONAL)}
+    recorded = {}
+    if paths["provenance"].is_file():
+        record = json.loads(paths["provenance"].read_text(encoding="utf-8"))
+        recorded = {k: Path(output_dir) / v for k, v in record.get("Files", {}).items()}
+    else:
+        prefix = paths["contacts"].name.removesuffix("_electrodes.tsv")
+        found = sorted(paths["contacts"].parent.glob(f"{prefix}_space-*_electrodes.tsv"))
+        if found:
+            space = found[0].name.removeprefix(f"{prefix}_space-").split("_")[0]
+            paths = participant_paths(output_dir, subject, task, session, space=space)
+    return {kind: recorded.get(kind, paths[kind]) for kind in (*_KINDS, *_OPTIONAL)}
 
 
 def _load_rdms(path):
@@ -172,17 +189,15 @@ def _peaks(similarity):
                         labels={"value": "peak value", "p_fwe": "p (FWE)"})
 
 
-def participant_report(output_dir, subject, *, task="faces", session=None,
+@fill_doc
+@verbose
+def participant_report(output_dir, subject, *, task="faces", session=None, files=None,
                        verbose=None) -> Path:
     """Write the HTML report of one participant from its derivative files.
 
     The page (``OUTPUT_DIR/sub-<label>.html``, or ``sub-<label>_ses-<label>.html`` with a
-    session) is self-contained: figures are embedded as PNG, nothing is loaded from the network.
-    It shows the contacts by ROI (glass brain), the exclusions and their reasons, the localizer
-    results, the neural RDMs of each ROI at a few windows beside the model RDMs, the similarity
-    time courses with permutation significance and noise ceiling, a methods paragraph, the
-    configuration and the software versions. A missing file or an empty piece gives a short
-    sentence instead of a section.
+    session) is :func:`make_participant_report` of the files, read back from disk: the report
+    shows what the derivatives hold.
 
     Parameters
     ----------
@@ -194,62 +209,127 @@ def participant_report(output_dir, subject, *, task="faces", session=None,
         Task label of the derivative files.
     session : str | None
         Session label.
-    verbose : bool | str | int | None
-        Logging level for this call (as in MNE); ``None`` keeps the current one.
+    files : dict | None
+        The files by kind (default: :func:`participant_files`).
+    %(verbose)s
 
     Returns
     -------
     path : pathlib.Path
         The HTML file written (atomically).
     """
-    with common.use_verbose(verbose):
-        subject = str(subject).removeprefix("sub-")
-        session = str(session).removeprefix("ses-") if session else None
-        output_dir = Path(output_dir)
-        files = participant_files(output_dir, subject, task=task, session=session)
-        contacts = common.read_table(files["contacts"])
-        preprocessing = common.read_table(files["preprocessing"])
-        similarity = common.read_table(files["similarity"])
-        noise = common.read_table(files["ceiling"])
-        neural = _load_rdms(files["neural_rdms"])
-        models = _load_rdms(files["model_rdms"])
-        faces = common.read_table(files["faces"])
-        info = common.provenance([files[k] for k in ("similarity", "contacts", "preprocessing",
-                                                     "ceiling")])
-        config = info["config"]
-        rois = _roi_names(config, contacts, similarity)
-        methods = None
-        if config is not None:
-            from .methods import methods_text
+    subject = str(subject).removeprefix("sub-")
+    session = str(session).removeprefix("ses-") if session else None
+    output_dir = Path(output_dir)
+    files = files or participant_files(output_dir, subject, task=task, session=session)
+    info = common.provenance([files[k] for k in ("similarity", "contacts", "preprocessing",
+                                                 "ceiling") if k in files])
+    report = make_participant_report(
+        subject, task=task, session=session,
+        contacts=common.read_table(files["contacts"]),
+        preprocessing=common.read_table(files["preprocessing"]),
+        similarity=common.read_table(files["similarity"]),
+        ceiling=common.read_table(files["ceiling"]),
+        neural_rdms=_load_rdms(files["neural_rdms"]),
+        model_rdms=_load_rdms(files["model_rdms"]),
+        faces=common.read_table(files["faces"]),
+        glassbrain=files["figure"], crops=files["faces_figure"],
+        config=info["config"], config_yaml=info["config_yaml"], config_source=info["source"],
+        versions=info["versions"],
+        missing=[files[k].name for k in _KINDS if not files[k].is_file()],
+        group_link="group.html" if (output_dir / "group.html").is_file() else None)
+    path = report.save(output_dir / report.name)
+    logger.info("report: wrote %s", path)
+    return path
 
-            methods = methods_text(config, versions=info["versions"])
-        name = f"sub-{subject}" + (f"_ses-{session}" if session else "")
-        html = common.render(
-            "participant.html",
-            title=f"ieegrsa report: {name} (task {task})",
-            subject=subject, session=session, task=task,
-            generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            version=common.ieegrsa_version(),
-            missing=[files[k].name for k in _KINDS if not files[k].is_file()],
-            glassbrain=common.png_data_uri(files["figure"]),
-            contacts=_contacts_section(contacts, preprocessing, rois),
-            has_contacts=contacts is not None,
-            rois=rois,
-            rdms=_rdm_section(neural, models, rois, labels=faces),
-            crops=_crops_section(faces, files["faces_figure"]),
-            has_rdms=neural is not None,
-            models=_model_list(models),
-            timecourses=_timecourse_section(similarity, noise, rois),
-            has_similarity=similarity is not None,
-            peaks=_peaks(similarity),
-            methods=methods.split("\n\n") if methods else None,
-            config_yaml=info["config_yaml"], config_source=info["source"],
-            versions=common.versions_rows(info["versions"]),
-            group_link="group.html" if (output_dir / "group.html").is_file() else None,
-        )
-        path = common.write_html(html, output_dir / f"{name}.html")
-        logger.info("report: wrote %s", path)
-        return path
+
+def make_participant_report(subject, *, task="faces", session=None, contacts=None,
+                            preprocessing=None, similarity=None, ceiling=None, neural_rdms=None,
+                            model_rdms=None, faces=None, glassbrain=None, crops=None,
+                            config=None, config_yaml=None, config_source=None, versions=None,
+                            missing=(), group_link=None) -> common.Report:
+    """The participant report of results held in memory (no derivatives needed).
+
+    The page shows the contacts by ROI (glass brain), the exclusions and their reasons, the
+    localizer results, the faces as each network saw them, the neural RDMs of each ROI at a
+    few windows beside the model RDMs, the similarity time courses with permutation
+    significance and noise ceiling, a methods paragraph, the configuration and the software
+    versions. A missing piece gives a short sentence instead of a section.
+
+    Parameters
+    ----------
+    subject : str
+        Participant label.
+    task : str
+    session : str | None
+    contacts, preprocessing : pandas.DataFrame | None
+        The contact table (:func:`ieegrsa.localize`) and the preprocessing report
+        (:func:`ieegrsa.preprocess` with ``return_report=True``).
+    similarity, ceiling : pandas.DataFrame | None
+        The similarity table and the noise ceilings (:mod:`ieegrsa.rsa.similarity`).
+    neural_rdms, model_rdms : ieegrsa.rsa.RDMs | None
+    faces : pandas.DataFrame | None
+        The faces table (:func:`ieegrsa.models.crops.faces_table`).
+    glassbrain, crops : matplotlib.figure.Figure | bytes | path-like | None
+        The contact figure and the contact sheet of the crops.
+    config : ieegrsa.Config | None
+        The configuration (the methods paragraph is written from it).
+    config_yaml : str | None
+        The configuration as shown (default: ``config`` as YAML).
+    config_source : str | None
+        Where the configuration was read from.
+    versions : dict | None
+        Software versions (default: those installed now).
+    missing : sequence of str
+        Files that were looked for and not found.
+    group_link : str | None
+        Link to the group page.
+
+    Returns
+    -------
+    report : Report
+        ``report.save(path)`` writes it; a notebook shows it inline.
+    """
+    from ..bids.derivatives import software_versions
+
+    subject = str(subject).removeprefix("sub-")
+    if versions is None:
+        versions = software_versions()
+    if config is not None and config_yaml is None:
+        from ..config import config_to_yaml
+
+        config_yaml = config_to_yaml(config)
+    rois = _roi_names(config, contacts, similarity)
+    methods = None
+    if config is not None:
+        from .methods import methods_text
+
+        methods = methods_text(config, versions=versions)
+    name = f"sub-{subject}" + (f"_ses-{session}" if session else "")
+    html = common.render(
+        "participant.html",
+        title=f"ieegrsa report: {name} (task {task})",
+        subject=subject, session=session, task=task,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        version=common.ieegrsa_version(),
+        missing=list(missing),
+        glassbrain=common.image_uri(glassbrain),
+        contacts=_contacts_section(contacts, preprocessing, rois),
+        has_contacts=contacts is not None,
+        rois=rois,
+        rdms=_rdm_section(neural_rdms, model_rdms, rois, labels=faces),
+        crops=_crops_section(faces, crops),
+        has_rdms=neural_rdms is not None,
+        models=_model_list(model_rdms),
+        timecourses=_timecourse_section(similarity, ceiling, rois),
+        has_similarity=similarity is not None,
+        peaks=_peaks(similarity),
+        methods=methods.split("\n\n") if methods else None,
+        config_yaml=config_yaml, config_source=config_source,
+        versions=common.versions_rows(versions),
+        group_link=group_link,
+    )
+    return common.Report(html, f"{name}.html")
 
 
 def _crops_section(faces, figure):
@@ -259,7 +339,7 @@ def _crops_section(faces, figure):
     counts = faces["source"].fillna("n/a").value_counts().rename_axis("source")
     crops = {c.removeprefix("crop_"): faces[c].iloc[0] for c in faces.columns
              if c.startswith("crop_")}
-    return {"image": common.png_data_uri(figure) if figure.is_file() else None,
+    return {"image": common.image_uri(figure),
             "sources": common.table(counts.reset_index(name="stimuli"), ["source", "stimuli"]),
             "crops": common.table(pd.DataFrame({"network": list(crops),
                                                 "crop": list(crops.values())}),

@@ -1,0 +1,154 @@
+"""The package's structure: nothing imports upward across the stages, no import cycles, no
+module past ~600 lines (docs/architecture.md draws the same floors)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "ieegrsa"
+
+#: The floors of docs/architecture.md, bottom up: a package may import only from lower floors.
+FLOORS = {
+    "": 0, "errors": 0, "_check": 0, "_logging": 0, "_files": 0, "_docs": 0, "_lazy": 0,
+    "_columns": 0,
+    "config": 1, "simulate": 1,
+    "bids": 2, "preprocessing": 2,
+    "anatomy": 3, "stats": 3,
+    "rsa": 4,
+    "models": 5, "report": 5,
+    "probing": 6,
+    "pipeline": 7,
+    "cli": 8,
+}
+
+#: Imports that go up on purpose, each with its reason (docs/architecture.md).
+ALLOWED_UPWARD = {
+    # the config's early did-you-mean for ROI and atlas names: a lazy import of two name
+    # catalogues that import nothing but errors
+    ("config", "anatomy"),
+}
+
+MAX_LINES = 620  # "~600 lines"
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def _imports(name: str, path: Path, modules) -> set[str]:
+    """The ieegrsa modules ``name`` imports, at module level or inside functions."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        targets = []
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            targets = [module] + [f"{module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        out |= {t for t in targets if t in modules and t != name}
+    return out
+
+
+def _graph():
+    modules = _modules()
+    return {name: _imports(name, path, modules) for name, path in modules.items()}
+
+
+def _floor_of(module: str) -> tuple[str, int]:
+    parts = module.split(".")
+    key = parts[1] if len(parts) > 1 else ""
+    if key not in FLOORS:
+        pytest.fail(f"{module}: package {key!r} has no floor in FLOORS (docs/architecture.md)")
+    return key, FLOORS[key]
+
+
+def test_nothing_imports_upward():
+    upward = []
+    for module, targets in _graph().items():
+        here, floor = _floor_of(module)
+        for target in targets:
+            there, level = _floor_of(target)
+            if there == here or level == 0:  # the ground floor's helpers serve every floor
+                continue
+            if level >= floor and (here, there) not in ALLOWED_UPWARD:
+                upward.append(f"{module} -> {target}")
+    assert not upward, "imports that do not go down a floor:\n" + "\n".join(sorted(upward))
+
+
+def test_no_import_cycles():
+    graph = _graph()
+    # a package's __init__ re-exporting its own modules is not a cycle of the design
+    edges = {m: {t for t in ts if not (m == t.rsplit(".", 1)[0] or t == m.rsplit(".", 1)[0]
+                                       and PACKAGE.joinpath(*t.split(".")[1:], "__init__.py")
+                                       .exists())}
+             for m, ts in graph.items()}
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(node):  # Tarjan's strongly connected components
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in edges.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def test_no_module_past_600_lines():
+    long = {str(p.relative_to(PACKAGE.parent)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert not long, f"modules past ~600 lines: {long}"
+
+
+def test_the_check_finds_an_upward_import():
+    """The floor check is not vacuous: a stage importing the pipeline is caught."""
+    module = PACKAGE / "stats" / "_upward_probe.py"
+    module.write_text("from ..pipeline import run_group\n", encoding="utf-8")
+    try:
+        with pytest.raises(AssertionError, match="stats._upward_probe -> ieegrsa.pipeline"):
+            test_nothing_imports_upward()
+    finally:
+        module.unlink()
+
+
+def test_the_check_finds_a_cycle():
+    """The cycle check is not vacuous: two modules importing each other are caught."""
+    first, second = PACKAGE / "stats" / "_cycle_a.py", PACKAGE / "stats" / "_cycle_b.py"
+    first.write_text("from . import _cycle_b\n", encoding="utf-8")
+    second.write_text("def f():\n    from ._cycle_a import f\n", encoding="utf-8")
+    try:
+        with pytest.raises(AssertionError, match="_cycle_a <-> ieegrsa.stats._cycle_b"):
+            test_no_import_cycles()
+    finally:
+        first.unlink()
+        second.unlink()
