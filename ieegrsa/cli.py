@@ -281,6 +281,10 @@ def as_cli_message(err: IeegrsaError) -> str:
                          lambda m: f"pass {CLI_FLAGS.get(m.group(1), m.group(0))}", err.fix)
         err.fix = re.sub(r"\bthe (\w+) parameter\b",
                          lambda m: CLI_FLAGS.get(m.group(1), m.group(0)), err.fix)
+        # "(task, or bids.task in the config)": the parameter, then its config key
+        err.fix = re.sub(r"\((\w+), or ([\w.]+) in the config\)",
+                         lambda m: f"({CLI_FLAGS.get(m.group(1), m.group(1))}, or "
+                                   f"{m.group(2)} in the config)", err.fix)
     return err._message()
 
 
@@ -361,8 +365,11 @@ def _cmd_app(args) -> int:
     for row in results.itertuples():
         print(f"sub-{row.subject}: {row.status}")
     failed = results[results["status"].isin(["failed", "crashed"])]
+    exceptions = results.attrs.get("exceptions", {})
     for row in failed.itertuples():
-        print(f"ieegrsa: error: sub-{row.subject}: {row.error}", file=sys.stderr)
+        error = exceptions.get(row.subject)
+        text = as_cli_message(error) if error is not None else row.error
+        print(f"ieegrsa: error: sub-{row.subject}: {text}", file=sys.stderr)
     print(f"Derivatives: {output_dir}")
     if (results["status"] == "crashed").any():
         return 1  # a bug, not bad input

@@ -42,6 +42,10 @@ class IeegrsaError(Exception):
         self.fix = fix
         super().__init__(self._message())
 
+    def __reduce__(self):
+        # keep the parts across processes (joblib workers), not only the joined message
+        return (_rebuild, (type(self), self.what, self.file, self.field, self.found, self.fix))
+
     def _message(self) -> str:
         parts = []
         if self.file is not None:
@@ -66,6 +70,10 @@ class ConfigError(IeegrsaError, ValueError):
 
 class DataError(IeegrsaError, ValueError):
     """The data cannot be analysed as asked (e.g. too few stimuli, an empty ROI)."""
+
+
+def _rebuild(cls, what, file, field, found, fix):
+    return cls(what, file=file, field=field, found=found, fix=fix)
 
 
 def _short(value, limit: int = 200) -> str:

@@ -284,7 +284,9 @@ def write_dataset_description(output_dir, source_dataset=None, name="ieegrsa", *
         description["GeneratedBy"][0]["Configuration"] = config.model_dump(mode="json")
     if source_dataset is not None:
         description["SourceDatasets"] = [{"URL": Path(source_dataset).resolve().as_uri()}]
-    write_text("\n".join(BIDSIGNORE) + "\n", Path(output_dir) / ".bidsignore")
+    ignore, patterns = Path(output_dir) / ".bidsignore", "\n".join(BIDSIGNORE) + "\n"
+    if not ignore.is_file() or ignore.read_text(encoding="utf-8") != patterns:
+        write_text(patterns, ignore)  # a skipped re-run touches nothing it need not
     return write_json(description, Path(output_dir) / "dataset_description.json")
 
 

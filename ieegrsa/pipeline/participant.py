@@ -272,7 +272,7 @@ def _participant_job(bids_root, output_dir, subject, config, kwargs) -> dict:
         outputs = run_participant(bids_root, output_dir, subject, config, **kwargs)
         return {"subject": subject, "status": outputs["status"], "error": None}
     except IeegrsaError as err:
-        return {"subject": subject, "status": "failed", "error": str(err)}
+        return {"subject": subject, "status": "failed", "error": str(err), "exception": err}
     except Exception as err:  # a bug: the other participants go on, the traceback is logged
         logger.exception("sub-%s crashed", subject)
         return {"subject": subject, "status": "crashed", "error": f"{type(err).__name__}: {err}"}
@@ -304,7 +304,8 @@ def run_participants(bids_root, output_dir, subjects=None, config=None, *, n_job
     pandas.DataFrame
         One row per participant: ``subject``, ``status`` (done, skipped, failed: bad input,
         crashed: an unexpected error, logged with its traceback), ``error``. A failed or
-        crashed participant does not stop the others.
+        crashed participant does not stop the others. ``attrs["exceptions"]`` holds the
+        :class:`~ieegrsa.errors.IeegrsaError` of each failed participant.
     """
     from joblib import Parallel, delayed, parallel_config
 
@@ -339,8 +340,11 @@ def run_participants(bids_root, output_dir, subjects=None, config=None, *, n_job
             bar.update()
     bar.close()
     order = {s: k for k, s in enumerate(subjects)}
-    return pd.DataFrame(results).sort_values("subject", key=lambda s: s.map(order)).reset_index(
-        drop=True)
+    exceptions = {r["subject"]: r.pop("exception") for r in results if "exception" in r}
+    table = pd.DataFrame(results).sort_values("subject", key=lambda s: s.map(order))
+    table = table.reset_index(drop=True)
+    table.attrs["exceptions"] = exceptions  # the errors themselves, for the command line
+    return table
 
 
 def _dask_client(address):
