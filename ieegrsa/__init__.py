@@ -21,6 +21,7 @@ _LAZY = {
     "Config": ("ieegrsa.config", "Config"),
     "localize": ("ieegrsa.anatomy", "localize"),
     "preprocess": ("ieegrsa.preprocessing", "preprocess"),
+    "set_log_level": ("ieegrsa._logging", "set_log_level"),
 }
 _SUBMODULES = {
     "bids", "config", "errors", "simulate", "cli", "preprocessing", "anatomy", "rsa", "models",

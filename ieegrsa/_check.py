@@ -25,7 +25,8 @@ def did_you_mean(value, choices, *, n: int = 1, cutoff: float = 0.6) -> str:
 
 
 def check_option(name: str, value, allowed, *, aliases=None, lower: bool = False,
-                 what: str | None = None, error=DataError, fix: str | None = None):
+                 what: str | None = None, error=DataError, fix: str | None = None,
+                 also: str | None = None):
     """``value`` if it is one of ``allowed`` (or an alias of one), else one clear error.
 
     Parameters
@@ -46,6 +47,8 @@ def check_option(name: str, value, allowed, *, aliases=None, lower: bool = False
         The error class raised (an :class:`~ieegrsa.errors.IeegrsaError`).
     fix : str | None
         A fix to say instead of "choose one of ...".
+    also : str | None
+        Another way out, said after "choose one of ..." (e.g. "or pass a precision matrix").
 
     Returns
     -------
@@ -62,8 +65,8 @@ def check_option(name: str, value, allowed, *, aliases=None, lower: bool = False
         pass
     names = [*allowed, *(aliases or {})]
     hint = did_you_mean(value, names) if isinstance(value, str) else ""
-    raise error(f"unknown {what or name}", field=name, found=repr(value),
-                fix=fix or f"{hint}choose one of {', '.join(map(repr, allowed))}")
+    choose = f"{hint}choose one of {', '.join(map(repr, allowed))}" + (f", {also}" if also else "")
+    raise error(f"unknown {what or name}", field=name, found=repr(value), fix=fix or choose)
 
 
 def validate_type(name: str, value, types, *, type_name: str | None = None):

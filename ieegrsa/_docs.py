@@ -11,7 +11,8 @@ docdict = {
     "verbose": """verbose : bool | str | int | None
     Level of the ``ieegrsa`` logger during the call: ``True`` = ``"INFO"``, ``False`` =
     ``"WARNING"``, a level name or number; ``None`` keeps the level set with
-    :func:`ieegrsa.set_log_level`. Progress bars are shown at ``"INFO"`` and below.""",
+    :func:`ieegrsa.set_log_level`. Progress bars are shown at ``"INFO"`` and below; MNE's
+    messages at ``"DEBUG"``.""",
     "seed": """seed : int | None
     Seed of the random number generator (permutations, bootstraps, initialisations).""",
     "n_jobs": """n_jobs : int | None

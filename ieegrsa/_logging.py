@@ -5,6 +5,10 @@ for the duration of the call: ``True`` = ``"INFO"``, ``False`` = ``"WARNING"``, 
 number, or ``None`` to keep the level set with :func:`set_log_level`. Progress bars follow the
 level: they are shown at ``"INFO"`` and below (on a terminal), hidden above. MNE's own messages
 are shown at ``"DEBUG"``.
+
+As in MNE, the level starts at ``"INFO"``: progress bars show on a terminal, while the info
+messages reach only a handler the user (or the command line) attached, since Python prints
+nothing below WARNING without one.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ __all__ = ["logger", "set_log_level", "use_log_level", "verbose", "show_progress
            "progress_bar", "mne_log_level"]
 
 logger = logging.getLogger("ieegrsa")
+if logger.level == logging.NOTSET:
+    logger.setLevel(logging.INFO)
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -48,12 +54,13 @@ def set_log_level(verbose=None, *, return_old_level: bool = False):
     ----------
     verbose : bool | str | int | None
         ``True`` = ``"INFO"``, ``False`` = ``"WARNING"``, a level name (``"DEBUG"``, ``"INFO"``,
-        ``"WARNING"``, ``"ERROR"``, ``"CRITICAL"``) or number. ``None``: ``"WARNING"``.
+        ``"WARNING"``, ``"ERROR"``, ``"CRITICAL"``) or number. ``None``: ``"INFO"``, the
+        default.
     return_old_level : bool
         Return the level before the change.
     """
     old = logger.level
-    logger.setLevel(_level("WARNING" if verbose is None else verbose))
+    logger.setLevel(_level("INFO" if verbose is None else verbose))
     return old if return_old_level else None
 
 

@@ -45,7 +45,7 @@ def main(argv=None) -> int:
         args = build_app_parser().parse_args(argv)
     else:
         args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose)
+    restore_logging = _setup_logging(args.verbose)
     import matplotlib
 
     matplotlib.use("Agg")  # figures go to files; only the command line chooses the backend
@@ -60,6 +60,8 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stderr.close()
         return 0
+    finally:
+        restore_logging()
 
 
 def build_app_parser() -> argparse.ArgumentParser:
@@ -278,7 +280,8 @@ def as_cli_message(err: IeegrsaError) -> str:
     if err.fix:
         # "set overwrite=True", "the subjects parameter" ... read as flags on the command line
         err.fix = re.sub(r"\bset (\w+)=True\b",
-                         lambda m: f"pass {CLI_FLAGS.get(m.group(1), m.group(0))}", err.fix)
+                         lambda m: f"pass {CLI_FLAGS[m.group(1)]}" if m.group(1) in CLI_FLAGS
+                         else m.group(0), err.fix)
         err.fix = re.sub(r"\bthe (\w+) parameter\b",
                          lambda m: CLI_FLAGS.get(m.group(1), m.group(0)), err.fix)
         # "(task, or bids.task in the config)": the parameter, then its config key
@@ -288,10 +291,36 @@ def as_cli_message(err: IeegrsaError) -> str:
     return err._message()
 
 
-def _setup_logging(verbose: int) -> None:
+def _setup_logging(verbose: int):
+    """Messages at WARNING (-v: INFO, -vv: DEBUG) on stderr, progress bars at every level;
+    returns the function that puts the logger back as it was.
+
+    The bars follow the ``ieegrsa`` logger's level (:mod:`ieegrsa._logging`), so the logger
+    stays at INFO or below and a filter, not the level, keeps quieter messages out.
+    """
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(format="%(levelname)s: %(message)s", level=level, stream=sys.stderr)
-    logger.setLevel(level)
+    old = logger.level
+    quiet = _Below(level)
+    logger.addFilter(quiet)
+    logger.setLevel(min(level, logging.INFO))
+
+    def restore():
+        logger.removeFilter(quiet)
+        logger.setLevel(old)
+
+    return restore
+
+
+class _Below(logging.Filter):
+    """Drop the records below a level (the progress bars still see the logger's level)."""
+
+    def __init__(self, level: int):
+        super().__init__()
+        self.level = level
+
+    def filter(self, record) -> bool:
+        return record.levelno >= self.level
 
 
 def _cmd_simulate(args) -> int:
@@ -487,12 +516,11 @@ def _load_all(bids_root, config, task, participants, session):
 
 def _sessions(bids_root, subject, task, session):
     """The sessions to load: the one asked for, else every session holding the task."""
-    from .bids import find_recordings
+    from .bids.discovery import task_sessions
 
     if session is not None:
         return [session]
-    found = find_recordings(bids_root, subject=subject, task=task)["session"].dropna().unique()
-    return list(found) or [None]
+    return task_sessions(bids_root, subject, task) or [None]
 
 
 def _load_one(bids_root, subject, task, session, config):

@@ -354,9 +354,10 @@ def test_real_motor_dataset_is_refused_clearly(shared_data, tmp_path, capsys):
 
 
 # -- 6. naming --------------------------------------------------------------------------------
+# task files carry task (and desc); the contact table is a BIDS electrodes.tsv: space, no task
 NAME = re.compile(r"^sub-(?P<sub>[A-Za-z0-9]+)(?:_ses-(?P<ses>[A-Za-z0-9]+))?"
-                  r"(?:_task-[A-Za-z0-9]+)?(?:_space-[A-Za-z0-9]+)?(?:_desc-[A-Za-z0-9]+)?"
-                  r"_[A-Za-z0-9]+\.[a-z0-9.]+$")
+                  r"(?:_task-[A-Za-z0-9]+(?:_desc-[A-Za-z0-9]+)?_[A-Za-z0-9]+"
+                  r"|_space-[A-Za-z0-9]+_(?:electrodes|coordsystem))\.[a-z0-9.]+$")
 
 
 def test_output_names_follow_bids_derivatives(app_run):

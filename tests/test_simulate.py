@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import mne_bids
@@ -56,18 +53,9 @@ def read_raw(root, sub):
 
 def validate(root):
     """Run bids-validator-deno; return (errors, warnings) as lists of issue dicts."""
-    # the venv's scripts are not on PATH when CI calls .venv/bin/python directly
-    exe = shutil.which("bids-validator-deno") or shutil.which(
-        "bids-validator-deno", path=str(Path(sys.executable).parent))
-    if exe is None and os.environ.get("CI"):
-        pytest.fail("bids-validator-deno is part of the test extra but was not found")
-    if exe is None:
-        pytest.skip("bids-validator-deno is not installed (pip install bids-validator-deno)")
-    out = subprocess.run([exe, "--format", "json", str(root)], capture_output=True, text=True,
-                         timeout=600)
-    issues = json.loads(out.stdout)["issues"]["issues"]
-    return ([i for i in issues if i["severity"] == "error"],
-            [i for i in issues if i["severity"] == "warning"])
+    from conftest import bids_validator_issues
+
+    return bids_validator_issues(root)
 
 
 @pytest.fixture(scope="module")

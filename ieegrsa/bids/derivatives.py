@@ -123,10 +123,13 @@ def group_path(output_dir, task, kind) -> Path:
 
 
 def config_hash(config) -> str:
-    """sha256 of the resolved configuration, without settings that cannot change results."""
+    """sha256 of the resolved configuration, without settings that cannot change results.
+
+    ``config`` is anything :func:`ieegrsa.load_config` accepts.
+    """
     import hashlib
 
-    data = config.model_dump(mode="json")
+    data = _resolved(config).model_dump(mode="json")
     data.pop("n_jobs", None)
     for key in ("device", "cache_dir", "batch_size"):
         data["models"].pop(key, None)
@@ -148,8 +151,15 @@ def provenance_record(config, sources=()) -> dict:
     record : dict
         ``Config``, ``ConfigHash``, ``SoftwareVersions``, ``Sources``.
     """
+    config = _resolved(config)
     return {"Config": config.model_dump(mode="json"), "ConfigHash": config_hash(config),
             "SoftwareVersions": software_versions(), "Sources": [str(p) for p in sources]}
+
+
+def _resolved(config):
+    from ..config import Config, load_config
+
+    return config if isinstance(config, Config) else load_config(config)
 
 
 def complete_participants(output_dir, task="faces") -> list[dict]:
@@ -284,10 +294,17 @@ def write_dataset_description(output_dir, source_dataset=None, name="ieegrsa", *
         description["GeneratedBy"][0]["Configuration"] = config.model_dump(mode="json")
     if source_dataset is not None:
         description["SourceDatasets"] = [{"URL": Path(source_dataset).resolve().as_uri()}]
-    ignore, patterns = Path(output_dir) / ".bidsignore", "\n".join(BIDSIGNORE) + "\n"
-    if not ignore.is_file() or ignore.read_text(encoding="utf-8") != patterns:
-        write_text(patterns, ignore)  # a skipped re-run touches nothing it need not
-    return write_json(description, Path(output_dir) / "dataset_description.json")
+    output_dir = Path(output_dir)
+    # a skipped re-run touches nothing it need not: each file is written only when it changes
+    _write_if_changed("\n".join(BIDSIGNORE) + "\n", output_dir / ".bidsignore")
+    path = output_dir / "dataset_description.json"
+    _write_if_changed(json.dumps(description, indent=2, default=_jsonable) + "\n", path)
+    return path
+
+
+def _write_if_changed(text: str, path: Path) -> None:
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        write_text(text, path)
 
 
 def _jsonable(value):

@@ -14,7 +14,7 @@ logger = logging.getLogger("ieegrsa")
 
 __all__ = [
     "check_bids_root", "list_subjects", "find_recordings", "RECORDING_EXTENSIONS", "listing",
-    "sidecar_path", "strip_prefix",
+    "sidecar_path", "strip_prefix", "task_sessions",
 ]
 
 # Signal formats ieegrsa reads through mne-bids. BIDS allows EDF, BrainVision and EEGLAB for iEEG;
@@ -159,3 +159,9 @@ def sidecar_path(path: Path, suffix: str, extension: str) -> Path:
     stem = path.name.split(".", 1)[0]
     base = stem[: -len("_ieeg")]
     return path.with_name(f"{base}_{suffix}{extension}")
+
+
+def task_sessions(bids_root, subject, task) -> list[str]:
+    """The sessions of ``subject`` holding recordings of ``task`` (empty without sessions)."""
+    found = find_recordings(bids_root, subject=subject, task=task)
+    return list(found["session"].dropna().unique()) if "session" in found else []

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._docs import fill_doc
 from .._logging import mne_log_level, verbose
 from ..errors import BIDSError
 from .discovery import (
@@ -99,6 +100,7 @@ class Recording:
         }
 
 
+@fill_doc
 @verbose
 def load_recording(
     bids_root,
@@ -143,9 +145,7 @@ def load_recording(
         Names of those columns in events.tsv (and stimuli.tsv).
     stimuli_table : str
         The stimulus table's path relative to ``bids_root``.
-    verbose : bool | str | int | None
-        Level of the ``ieegrsa`` logger during the call (``True`` = ``"INFO"``; ``None``: the
-        level set with :func:`ieegrsa.set_log_level`); MNE's messages show at ``"DEBUG"``.
+    %(verbose)s
 
     Returns
     -------

@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+from .._docs import fill_doc
 from .._logging import verbose
 from ..config import config_section, config_value
 from ..errors import DataError
@@ -33,6 +34,7 @@ def network_instances(network, seed: int) -> list[tuple[int, str, int]]:
     return [(k, weights, seed + k) for k, weights in enumerate(named + randoms)]
 
 
+@fill_doc
 @verbose
 def configured_model_rdms(stimuli, conditions, config=None, *, condition_column=None, seed=None,
                           stimuli_root=None, cache_dir=None, verbose=None, return_faces=False):
@@ -65,10 +67,7 @@ def configured_model_rdms(stimuli, conditions, config=None, *, condition_column=
     cache_dir : path-like | "auto" | None
         Feature cache (default: ``models.cache_dir``); face detections are cached in its
         ``faces/`` folder.
-    verbose : bool | str | int | None
-        Level of the ``ieegrsa`` logger during the call (True = ``"INFO"``, False =
-        ``"WARNING"``, None = unchanged): each network's features are logged and the feature
-        extraction shows progress bars at ``"INFO"`` and below.
+    %(verbose)s
     return_faces : bool
         Also return the faces table.
 

@@ -16,6 +16,7 @@ from contextlib import ExitStack
 import numpy as np
 
 from .._check import check_option
+from .._docs import fill_doc
 from .._logging import progress_bar, verbose
 from ..errors import DataError
 from .base import Extractor, InputSpec
@@ -49,6 +50,7 @@ class Features(dict):
         self.provenance = dict(provenance or {})
 
 
+@fill_doc
 @verbose
 def extract_features(model, images, layers=None, weights="random", cache_dir=None, *, seed=0,
                      batch_size=32, device="cpu", reduce=None, n_components=None,
@@ -99,10 +101,7 @@ def extract_features(model, images, layers=None, weights="random", cache_dir=Non
         :class:`InputSpec`, or a dict of fields to change in it (e.g. ``{"size": 112}``).
     boxes, landmarks, crop_margin
         Optional face crop before the conversion; see :class:`ImageSet`.
-    verbose : bool | str | int | None
-        Level of the ``ieegrsa`` logger during the call (True = ``"INFO"``, False =
-        ``"WARNING"``, None = as set with :func:`~ieegrsa.set_log_level`); at ``"INFO"`` and
-        below the cache is reported and a progress bar runs (on a terminal).
+    %(verbose)s
 
     Returns
     -------

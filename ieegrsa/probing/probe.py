@@ -4,8 +4,8 @@
 optionally, of a morph continuum, for the trained network and for its controls (a seeded
 untrained instance; an object-trained instance when its weights are given), then runs every
 analysis of :mod:`ieegrsa.probing` on each instance and gathers the results in tidy tables with
-an ``instance`` column, side by side. :func:`write_probe` writes them as TSV files with JSON
-sidecars and the HTML report.
+an ``instance`` column, side by side. :func:`ieegrsa.pipeline.write_probe` writes them as TSV
+files with JSON sidecars and the HTML report.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._docs import fill_doc
+from .._logging import verbose
 from ..errors import DataError
 from .congruence import subspace_congruence
 from .morphs import (
@@ -80,7 +82,7 @@ class ProbeResult:
     settings: dict = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The result tables by name (as :func:`write_probe` writes them)."""
+        """The result tables by name (as :func:`ieegrsa.pipeline.write_probe` writes them)."""
         return {name: getattr(self, name) for name in (
             "readouts", "units", "humans", "congruence", "identification", "boundaries",
             "discrimination", "categorical")}
@@ -225,6 +227,8 @@ def _instances(weights, controls, object_weights, seed):
     return instances
 
 
+@fill_doc
+@verbose
 def probe(network, stimuli, *, weights="random", layers=None, controls=("untrained",),
           object_weights=None, morphs=None, human_confusion=None, analyses=ANALYSES,
           n_permutations: int = 100, seed: int = 0, C: float = 1.0, cache_dir=None,
@@ -263,11 +267,12 @@ def probe(network, stimuli, *, weights="random", layers=None, controls=("untrain
         Seed of the permutations and of the untrained instance.
     C : float
         Inverse L2 penalty of the readouts.
-    cache_dir, options, batch_size, device, verbose
+    cache_dir, options, batch_size, device
         As in :func:`~ieegrsa.models.extract_features` (``options`` build the extractor).
     crop : {"auto", "aligned", "box", "none"}
         How the faces are framed (:func:`network_inputs`); every instance, controls included,
         sees the same crops.
+    %(verbose)s
 
     Returns
     -------

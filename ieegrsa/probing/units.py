@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._check import check_option
 from ..errors import DataError
 from ._inputs import as_labels, as_layers
 
@@ -103,9 +104,7 @@ def selective_units(features, expression, identity, *, alpha: float = 0.05,
     """
     if not 0 < alpha < 1:
         raise DataError("alpha must lie strictly between 0 and 1", field="alpha", found=alpha)
-    if correction not in _CORRECTIONS:
-        raise DataError("unknown correction", field="correction", found=repr(correction),
-                        fix=f"use one of {', '.join(_CORRECTIONS)}")
+    check_option("correction", correction, _CORRECTIONS)
     layers = as_layers(features)
     n_images = next(iter(layers.values())).shape[0]
     design = _Design(expression, identity, n_images)

@@ -73,6 +73,7 @@ def provenance(paths) -> dict:
             info["versions"] = {str(k): str(v) for k, v in sidecar["SoftwareVersions"].items()}
         raw = sidecar.get("Config")
         if info["config_yaml"] is None and raw is not None:
+            # a JSON object since issue 16; YAML text in output folders written before it
             if isinstance(raw, str):
                 info["config_yaml"] = raw
                 try:

@@ -329,7 +329,8 @@ def answers(mixed, patients, onsets, signflip, *, alpha, correction="fdr_bh",
 
 
 def answer_figure(mixed, items, alpha, *, families, rois, transform, correction):
-    from .figures import figure_data_uri, plot_contrasts
+    from .figures import figure_data_uri
+    from .group_figures import plot_contrasts
 
     if mixed is None or not items:
         return None

@@ -155,7 +155,8 @@ def _contrasts(config, clusters):
 
 
 def _difference_section(patients, clusters, contrasts, alpha):
-    from .figures import figure_data_uri, plot_difference
+    from .figures import figure_data_uri
+    from .group_figures import plot_difference
 
     items = []
     for contrast in contrasts:

@@ -224,32 +224,24 @@ def plot_identification(identification: pd.DataFrame, boundaries: pd.DataFrame |
     """
     if identification is None or identification.empty or not layers:
         return None
-    frame = identification
-    if "group" in frame:
-        frame = frame[frame["group"].astype(str) == AVERAGE] if (
-            frame["group"].astype(str) == AVERAGE).any() else frame
-    fig = _figure(3.6 * len(layers) + 0.4, 3.0)
-    axes = fig.subplots(1, len(layers), squeeze=False, sharey=True)[0]
+    fig, axes = _layer_panels(layers, sharey=True)
+    for ax, layer, k, instance, part in _by_layer_and_instance(identification, layers, axes):
+        has_sem = "sem" in part
+        part = part.groupby("level", sort=True).agg(
+            p=("p", "mean"), sem=("sem", "mean") if has_sem else ("p", "size"))
+        color, marker = _style(instance, k)
+        sem = part["sem"].fillna(0).to_numpy(float) if has_sem else None
+        ax.errorbar(part.index, part["p"], yerr=sem, fmt=marker, color=color, ms=4,
+                    lw=0.8, capsize=2, label=instance)
+        fit = _boundary(boundaries, instance, layer)
+        if fit and np.isfinite(fit["boundary"]) and np.isfinite(fit["scale"]) \
+                and fit["scale"] != 0:
+            x = np.linspace(part.index.min(), part.index.max(), 200)
+            ax.plot(x, 1 / (1 + np.exp(-(x - fit["boundary"]) / fit["scale"])),
+                    color=color, lw=1.4)
+        if fit and np.isfinite(fit["boundary"]):
+            _mark_boundary(ax, fit, color, part.index.min(), part.index.max())
     for ax, layer in zip(axes, layers):
-        rows = frame[frame["layer"].astype(str) == layer]
-        for k, instance in enumerate(_instances(frame)):
-            part = rows[rows["instance"].astype(str) == instance]
-            if part.empty:
-                continue
-            part = part.groupby("level", sort=True).agg(
-                p=("p", "mean"), sem=("sem", "mean") if "sem" in part else ("p", "size"))
-            color, marker = _style(instance, k)
-            sem = part["sem"].fillna(0).to_numpy(float) if "sem" in rows else None
-            ax.errorbar(part.index, part["p"], yerr=sem, fmt=marker, color=color, ms=4,
-                        lw=0.8, capsize=2, label=instance)
-            fit = _boundary(boundaries, instance, layer)
-            if fit and np.isfinite(fit["boundary"]) and np.isfinite(fit["scale"]) \
-                    and fit["scale"] != 0:
-                x = np.linspace(part.index.min(), part.index.max(), 200)
-                ax.plot(x, 1 / (1 + np.exp(-(x - fit["boundary"]) / fit["scale"])),
-                        color=color, lw=1.4)
-            if fit and np.isfinite(fit["boundary"]):
-                _mark_boundary(ax, fit, color, part.index.min(), part.index.max())
         ax.axhline(0.5, color="0.6", lw=0.6, ls=":")
         ax.set_ylim(-0.03, 1.03)
         ax.set_title(f"identification: {layer}", fontsize=9)
@@ -258,6 +250,25 @@ def plot_identification(identification: pd.DataFrame, boundaries: pd.DataFrame |
     axes[0].set_ylabel("P(high-end category)", fontsize=8)
     axes[0].legend(fontsize=7, frameon=False, loc="upper left")
     return fig
+
+
+def _layer_panels(layers, *, sharey):
+    """A figure with one panel per layer, side by side."""
+    fig = _figure(3.6 * len(layers) + 0.4, 3.0)
+    return fig, fig.subplots(1, len(layers), squeeze=False, sharey=sharey)[0]
+
+
+def _by_layer_and_instance(frame, layers, axes):
+    """``(ax, layer, k, instance, rows)`` of every layer's panel and network instance, on the
+    average over continua where the table has one."""
+    if "group" in frame and (frame["group"].astype(str) == AVERAGE).any():
+        frame = frame[frame["group"].astype(str) == AVERAGE]
+    for ax, layer in zip(axes, layers):
+        rows = frame[frame["layer"].astype(str) == layer]
+        for k, instance in enumerate(_instances(frame)):
+            part = rows[rows["instance"].astype(str) == instance]
+            if not part.empty:
+                yield ax, layer, k, instance, part
 
 
 def _mark_boundary(ax, fit, color, low, high):
@@ -276,25 +287,17 @@ def plot_discrimination(discrimination: pd.DataFrame, boundaries: pd.DataFrame |
     """
     if discrimination is None or discrimination.empty or not layers:
         return None
-    frame = discrimination
-    if "group" in frame and (frame["group"].astype(str) == AVERAGE).any():
-        frame = frame[frame["group"].astype(str) == AVERAGE]
-    fig = _figure(3.6 * len(layers) + 0.4, 3.0)
-    axes = fig.subplots(1, len(layers), squeeze=False)[0]
+    fig, axes = _layer_panels(layers, sharey=False)
+    for ax, layer, k, instance, part in _by_layer_and_instance(discrimination, layers, axes):
+        part = part.groupby("midpoint", sort=True)["distance"].mean()
+        color, marker = _style(instance, k)
+        ax.plot(part.index, part.to_numpy(), marker + "-", color=color, ms=4, lw=1.4,
+                label=instance)
+        fit = _boundary(boundaries, instance, layer)
+        if fit and np.isfinite(fit["boundary"]):
+            _mark_boundary(ax, {**fit, "boundary_ci_low": np.nan}, color,
+                           part.index.min(), part.index.max())
     for ax, layer in zip(axes, layers):
-        rows = frame[frame["layer"].astype(str) == layer]
-        for k, instance in enumerate(_instances(frame)):
-            part = rows[rows["instance"].astype(str) == instance]
-            if part.empty:
-                continue
-            part = part.groupby("midpoint", sort=True)["distance"].mean()
-            color, marker = _style(instance, k)
-            ax.plot(part.index, part.to_numpy(), marker + "-", color=color, ms=4, lw=1.4,
-                    label=instance)
-            fit = _boundary(boundaries, instance, layer)
-            if fit and np.isfinite(fit["boundary"]):
-                _mark_boundary(ax, {**fit, "boundary_ci_low": np.nan}, color,
-                               part.index.min(), part.index.max())
         ax.set_title(f"discrimination: {layer}", fontsize=9)
         ax.set_xlabel("pair midpoint (morph level)", fontsize=8)
         ax.set_ylabel("distance", fontsize=8)

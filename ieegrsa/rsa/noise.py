@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._check import check_option, did_you_mean
+from .._check import check_option
 from ..errors import DataError
 from ._inputs import check_X, encode_labels, off_to_none
 from ._sums import group_sums
@@ -78,8 +78,7 @@ def noise_precision(X, labels, method: str = "shrinkage_diag", pooling: str = "t
 def _check_noise_method(method, pooling, *, names=("noise", "noise_pooling")) -> tuple[str, str]:
     """The estimator and pooling; ``names``: the parameters that gave them, for errors."""
     method = check_option(names[0], method, NOISE_METHODS, what="noise estimator",
-                          fix=f"{did_you_mean(method, NOISE_METHODS)}choose one of "
-                              f"{NOISE_METHODS}, or pass a precision matrix")
+                          also="or pass a precision matrix")
     pooling = check_option(names[1], pooling, _POOLINGS, what="noise pooling")
     return method, pooling
 

@@ -63,17 +63,6 @@ def _check_range(value, name, low, high, *, closed_low=True, closed_high=True):
                         found=repr(value), fix=f"give a value {interval}")
 
 
-def _check_interval(value, name):
-    try:
-        a, b = (float(v) for v in value)
-    except (TypeError, ValueError):
-        a, b = np.nan, np.nan
-    if not (np.isfinite(a) and np.isfinite(b) and a < b):
-        raise DataError(f"{name} must be two increasing times (s)", field=name,
-                        found=repr(value), fix="give (start, stop) with start < stop")
-    return a, b
-
-
 def _check_contacts(contacts):
     if isinstance(contacts, (int, np.integer)) and not isinstance(contacts, bool):
         contacts = (contacts, contacts)

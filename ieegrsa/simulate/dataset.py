@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ieegrsa._logging import progress_bar, verbose
 from ieegrsa.errors import DataError
 
+from .._docs import fill_doc
+from .._logging import progress_bar, verbose
 from . import signals
 from .implants import TRAJECTORIES, plan_implant
 from .presets import AREAS, resolve_effect, resolve_preset
@@ -65,6 +66,7 @@ def _check_root(root, overwrite):
                                 "written by ieegrsa.simulate")
 
 
+@fill_doc
 @verbose
 def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=False, *,
                  verbose=None, stimuli=None):
@@ -90,10 +92,7 @@ def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=Fals
         dict ``{roi: model}`` or ``{roi: {"model", "onset" (s), "window" (s), "strength"}}``.
     overwrite : bool
         Replace a dataset previously simulated at ``root``.
-    verbose : bool | str | int | None
-        Level of the ``ieegrsa`` logger during the call (``True`` = ``"INFO"``; ``None``: the
-        level set with :func:`ieegrsa.set_log_level`); at ``"INFO"`` and below a progress bar
-        over the patients is shown on a terminal.
+    %(verbose)s
     stimuli : str | path-like | None
         A folder of a lab's own images with a ``stimuli.tsv`` (``stim_file`` relative to that
         folder, ``identity``, ``expression``, ``category`` = face/nonface) to show instead of

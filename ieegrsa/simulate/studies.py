@@ -80,14 +80,13 @@ import pandas as pd
 import scipy.special
 import scipy.stats
 
-from ieegrsa._check import check_option
+from ieegrsa._check import check_interval, check_option
 from ieegrsa.errors import DataError
 
 from ._common import (
     MODELS,
     _check_contacts,
     _check_design,
-    _check_interval,
     _check_range,
     _check_rois,
     _smoother,
@@ -322,9 +321,9 @@ def _simulate(n_patients, *, seed, effect, effect_model, effect_rois, n_identiti
     _check_range(both_rois, "both_rois", 0, 1)
     _check_range(effect_fraction, "effect_fraction", 0, 1)
     _check_range(sfreq, "sfreq", 0, np.inf, closed_low=False)
-    t0, t1 = _check_interval(epoch, "epoch")
-    onset, peak = _check_interval(response_timing, "response_timing")
-    w0, w1 = _check_interval(effect_window, "effect_window")
+    t0, t1 = check_interval("epoch", epoch)
+    onset, peak = check_interval("response_timing", response_timing)
+    w0, w1 = check_interval("effect_window", effect_window)
 
     n_times = int(round((t1 - t0) * sfreq))
     if n_times < 2:

@@ -45,12 +45,12 @@ import numpy as np
 import pandas as pd
 import scipy.special
 
+from ieegrsa._check import check_interval
 from ieegrsa.errors import DataError
 
 from ._common import (
     _check_contacts,
     _check_design,
-    _check_interval,
     _check_range,
     _check_rois,
     _smoother,
@@ -156,9 +156,9 @@ def code_study(n_patients: int, *, codes, seed: int = 0, effect: float = 0.5,
     _check_range(shared_noise, "shared_noise", 0, 1, closed_high=False)
     _check_range(both_rois, "both_rois", 0, 1)
     _check_range(sfreq, "sfreq", 0, np.inf, closed_low=False)
-    t0, t1 = _check_interval(epoch, "epoch")
-    onset, peak = _check_interval(response_timing, "response_timing")
-    w0, w1 = _check_interval(effect_window, "effect_window")
+    t0, t1 = check_interval("epoch", epoch)
+    onset, peak = check_interval("response_timing", response_timing)
+    w0, w1 = check_interval("effect_window", effect_window)
 
     times = np.round(t0 + np.arange(int(round((t1 - t0) * sfreq))) / sfreq, 9)
     identity = np.repeat(np.arange(n_id), n_ex)

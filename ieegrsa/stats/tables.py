@@ -138,7 +138,8 @@ COLUMNS = {
 }
 
 
-def write_stats_table(table: pd.DataFrame, path, kind: str, *, extra: dict | None = None) -> Path:
+def write_stats_table(table: pd.DataFrame, path, kind: str, *, extra: dict | None = None,
+                      config=None) -> Path:
     """Write one group-level table as TSV with a JSON sidecar describing every column.
 
     Parameters
@@ -152,7 +153,16 @@ def write_stats_table(table: pd.DataFrame, path, kind: str, *, extra: dict | Non
     extra : dict | None
         Further sidecar fields (e.g. the run's provenance record), written after the software
         versions (``SoftwareVersions``, which ``extra`` may replace).
+    config : ieegrsa.Config | None
+        Deprecated: pass ``extra={"Config": config.model_dump(mode="json")}`` (the pipeline
+        passes its one provenance record).
     """
+    if config is not None:
+        import warnings
+
+        warnings.warn("write_stats_table(config=...) is deprecated: pass the provenance as "
+                      "extra={'Config': ...}", FutureWarning, stacklevel=2)
+        extra = {"Config": config.model_dump(mode="json"), **(extra or {})}
     check_option("kind", kind, sorted(COLUMNS), what="stats table kind")
     described = COLUMNS[kind]
     missing = [c for c in table.columns if c not in described]
