@@ -211,9 +211,12 @@ def test_real_seeg_edf_via_mne_bids(shared_data, tmp_path):
     (ieeg_dir / "sub-seeg01_space-ACPC_coordsystem.json").write_text(json.dumps(
         {"iEEGCoordinateSystem": "ACPC", "iEEGCoordinateUnits": "mm"}))
 
-    # patient MRI space: not placeable in MNI, a clear error naming the space found
+    # patient MRI space: not placeable in MNI, a clear error naming the space found (with the
+    # file's label columns ignored: with them, anatomy.label_source auto places the contacts,
+    # tests/test_anatomy_dataset_labels.py)
     with pytest.raises(BIDSError, match="cannot place these contacts in MNI") as err:
-        ieegrsa.load_recording(root, "seeg01", "rest", require_stimuli=False)
+        ieegrsa.load_recording(root, "seeg01", "rest", require_stimuli=False,
+                               label_source="atlas")
     assert "ACPC" in str(err.value) and "coordsystem.json" in str(err.value)
     rec = ieegrsa.load_recording(root, "seeg01", "rest", require_stimuli=False, require_mni=False)
     assert rec.raw.ch_names == raw.ch_names

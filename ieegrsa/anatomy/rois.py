@@ -9,6 +9,7 @@ A configuration's ``anatomy.roi_definitions`` overrides fields of a packaged ROI
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,7 +25,7 @@ from .atlases import load_atlas
 from .labels import lookup, region_distance
 
 __all__ = ["ROIDefinition", "load_roi_definitions", "list_rois", "load_peaks", "resolve_rois",
-           "roi_membership", "NO_ROI"]
+           "roi_membership", "dataset_roi_membership", "NO_ROI"]
 
 #: The ROI of a contact outside every ROI.
 NO_ROI = "n/a"
@@ -49,6 +50,11 @@ class ROIDefinition:
         Sphere radius (mm) for this ROI; None = the configuration's ``sphere_radius``.
     sources : dict
         Peak name -> where its coordinates come from.
+    dataset_labels : tuple of (str, tuple of str)
+        Region names of the dataset's own labels, per parcellation (destrieux,
+        desikan_killiany, dkt ...), without hemisphere prefixes.
+    hemisphere : str | None
+        L or R: only that hemisphere's contacts belong by dataset labels; None = both.
     """
 
     name: str
@@ -58,6 +64,8 @@ class ROIDefinition:
     peaks: tuple = ()
     radius: float | None = None
     sources: dict = field(default_factory=dict, compare=False)
+    dataset_labels: tuple = ()
+    hemisphere: str | None = None
 
 
 @lru_cache(maxsize=1)
@@ -148,6 +156,9 @@ def load_roi_definitions(overrides=None) -> dict[str, ROIDefinition]:
             radius=spec.get("radius"),
             sources={p: " ".join(str(known_peaks[p].get("source", "")).split())
                      for p in (spec.get("peaks") or ()) if isinstance(p, str)},
+            dataset_labels=tuple((str(k), tuple(str(n) for n in (v or ())))
+                                 for k, v in (spec.get("dataset_labels") or {}).items()),
+            hemisphere=spec.get("hemisphere"),
         )
     return out
 
@@ -239,6 +250,11 @@ def roi_membership(xyz, rois, *, method: str = "atlas", max_distance: float = 3.
     finite = np.isfinite(xyz).all(axis=1)
     member, distance = {}, {}
     for roi in rois:
+        if roi.dataset_labels and not (roi.labels if method == "atlas" else roi.peaks):
+            # an ROI defined only by the dataset's labels: no member by coordinates
+            member[roi.name] = np.zeros(len(xyz), dtype=bool)
+            distance[roi.name] = np.full(len(xyz), np.nan)
+            continue
         if method == "atlas":
             values, _ = roi_label_values(roi)
             _, _, labelled = lookup(roi.atlas, xyz, max_distance)
@@ -259,3 +275,39 @@ def roi_membership(xyz, rois, *, method: str = "atlas", max_distance: float = 3.
     names = [roi.name for roi in rois]
     return (pd.DataFrame(member, columns=names).astype(bool),
             pd.DataFrame(distance, columns=names, dtype=float))
+
+
+def label_key(region) -> str:
+    """How dataset region names are compared: case and punctuation aside."""
+    return re.sub(r"[^0-9a-z]+", "", str(region).lower())
+
+
+def dataset_roi_membership(regions, hemispheres, rois) -> pd.DataFrame:
+    """Membership of contacts in ROIs by the dataset's own labels.
+
+    Parameters
+    ----------
+    regions : sequence of str
+        Each contact's region name without the hemisphere prefix (``'n/a'``: none).
+    hemispheres : sequence of str
+        Each contact's hemisphere, L / R / ``'n/a'``.
+    rois : sequence of ROIDefinition
+
+    Returns
+    -------
+    member : pandas.DataFrame of bool, shape (n, n_rois)
+        A contact belongs to an ROI when its region is one of the ROI's ``dataset_labels`` (of
+        any parcellation; the names of Destrieux, Desikan-Killiany and DKT do not collide),
+        compared case- and punctuation-insensitively, and, for an ROI of one hemisphere, its
+        hemisphere is that one (an unknown hemisphere belongs to no one-hemisphere ROI).
+    """
+    keys = [label_key(r) if isinstance(r, str) and r != NO_ROI else None for r in regions]
+    sides = [str(h) for h in hemispheres]
+    member = {}
+    for roi in rois:
+        names = {label_key(n) for _, group in roi.dataset_labels for n in group}
+        member[roi.name] = [
+            key is not None and key in names and (roi.hemisphere is None or side == roi.hemisphere)
+            for key, side in zip(keys, sides)
+        ]
+    return pd.DataFrame(member, columns=[r.name for r in rois]).astype(bool)

@@ -19,7 +19,13 @@ from .atlases import atlas_info, register_atlas, resolve_atlas_name
 from .labels import NA, atlas_column, hemisphere_of, label_contacts
 from .localizer import COLUMNS as SELECTIVITY_COLUMNS
 from .localizer import face_selectivity
-from .rois import NO_ROI, load_roi_definitions, resolve_rois, roi_membership
+from .rois import (
+    NO_ROI,
+    dataset_roi_membership,
+    load_roi_definitions,
+    resolve_rois,
+    roi_membership,
+)
 
 logger = logging.getLogger("ieegrsa")
 
@@ -40,12 +46,23 @@ CONTACT_COLUMNS = {
     "status": "good or bad (from channels.tsv).",
     "status_description": "Reason given in channels.tsv for the status.",
     "group": "Shaft or strip.",
-    "hemisphere": "L or R, from x.",
-    "atlas_label": "Label in the primary atlas (nearest labelled voxel within the distance limit).",
+    "hemisphere": "L or R: from x in MNI space; for a contact placed by the dataset's label, from "
+    "the label's prefix (ctx-lh-, Left- ...) or electrodes.tsv's hemisphere column where known.",
+    "atlas_label": "Label in the primary atlas (nearest labelled voxel within the distance limit; "
+    "n/a without MNI coordinates: native coordinates are never looked up in the MNI atlases).",
     "atlas_distance": {"Description": "Distance to that labelled voxel (0 inside).", "Units": "mm"},
+    "dataset_label": "The contact's anatomical label in the dataset's own electrodes.tsv label "
+    "column (codes as their names from electrodes.json; n/a without one). Present only when the "
+    "dataset has label columns and anatomy.label_source is not atlas.",
+    "dataset_label_column": "The electrodes.tsv column dataset_label comes from (the first with a "
+    "label: anatomy.label_columns, then Destrieux, DKT, Desikan-Killiany).",
+    "label_source": "What placed the contact in (or outside) the ROIs: dataset (its "
+    "dataset_label), atlas (the atlases at its MNI coordinates) or n/a (not placed: no label "
+    "and no MNI coordinates).",
     "roi": "Region of interest the contact belongs to (n/a outside every ROI).",
     "rois": "Every ROI the contact belongs to, ';'-separated.",
-    "roi_distance": {"Description": "Distance to the assigned ROI.", "Units": "mm"},
+    "roi_distance": {"Description": "Distance to the assigned ROI (0 for a contact in it by its "
+                     "dataset label; n/a without MNI coordinates).", "Units": "mm"},
     "n_face": "Face trials in the localizer.",
     "n_nonface": "Non-face trials in the localizer.",
     "mean_face": "Mean response to faces in the localizer window.",
@@ -163,7 +180,33 @@ def _complete_from_recording(table: pd.DataFrame, rec: pd.DataFrame) -> pd.DataF
     if "status" in rec.columns:
         bad_b = b.map(rec["status"]).eq("bad")
         table.loc[bad_b.to_numpy(), "status"] = "bad"
+    if "_dataset_region" in rec.columns:
+        _pair_labels(table, rec, a, b)
     return table
+
+
+_LABEL_COLUMNS = ("dataset_label", "dataset_label_column", "_dataset_region",
+                  "_dataset_hemisphere")
+
+
+def _pair_labels(table, rec, a, b) -> None:
+    """The dataset's labels of the epochs' channels: a bipolar pair has its contacts' label
+    where both agree (region and hemisphere), else none (its label shows both)."""
+    for column in _LABEL_COLUMNS:
+        if column in rec.columns:
+            table[column] = a.map(rec[column]).where(lambda v: v.notna(), NA).to_numpy(object)
+    pair = b.notna()
+    if not pair.any():
+        return
+    same = (a.map(rec["_dataset_region"]).eq(b.map(rec["_dataset_region"]))
+            & a.map(rec["_dataset_hemisphere"]).eq(b.map(rec["_dataset_hemisphere"])))
+    differ = (pair & ~same).to_numpy()
+    if differ.any():
+        both = (a.map(rec["dataset_label"]).astype(str) + " / "
+                + b.map(rec["dataset_label"]).astype(str))
+        table.loc[differ, "dataset_label"] = both[differ].to_numpy()
+        table.loc[differ, "_dataset_region"] = NA
+        table.loc[differ, "_dataset_hemisphere"] = NA
 
 
 def _epochs_positions(epochs) -> pd.DataFrame:
@@ -282,8 +325,12 @@ def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
     -------
     pandas.DataFrame
         One row per contact with: ``name``, ``x``, ``y``, ``z`` (MNI mm), ``space``, ``type``,
-        ``status``, ``status_description``, ``group``, ``hemisphere`` (L/R from x),
-        ``atlas_label`` and ``atlas_distance`` (primary atlas), ``roi`` (the first configured
+        ``status``, ``status_description``, ``group``, ``hemisphere`` (L/R from x, or from the
+        dataset's label), ``atlas_label`` and ``atlas_distance`` (primary atlas; n/a without MNI
+        coordinates), ``dataset_label`` and ``dataset_label_column`` (the dataset's own label,
+        when electrodes.tsv has label columns and ``anatomy.label_source`` is not atlas),
+        ``label_source`` (dataset / atlas / n/a: what placed the contact), ``roi`` (the first
+        configured
         ROI the contact belongs to, ``n/a`` outside every ROI), ``rois`` (all of them, joined
         by ``;``), ``roi_distance`` (mm to the assigned ROI), the localizer's ``n_face``,
         ``n_nonface``, ``mean_face``, ``mean_nonface``, ``t``, ``p``, ``p_fdr``, ``d_prime``,
@@ -294,7 +341,14 @@ def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
 
         ``table.attrs`` holds ``empty_rois`` (ROIs without any included contact: reported by a
         warning, not an error), ``rois``, ``atlases``, ``primary_atlas``, ``roi_method``,
-        ``membership`` and ``localizer`` (whether it ran, its test and window).
+        ``membership``, ``localizer`` (whether it ran, its test and window), ``label_source``
+        and ``label_columns`` (the dataset's label columns read, with their parcellation).
+
+        With ``anatomy.label_source`` auto (the default) a contact with a label in the
+        dataset's own electrodes.tsv label columns is placed in the ROIs by that label (the
+        ROIs' ``dataset_labels``), whatever its coordinates; the others by the atlases at their
+        MNI coordinates. dataset: only by the labels; atlas: only by the atlases. Coordinates
+        in a space that is not MNI-aligned are never looked up in the MNI atlases.
 
     Raises
     ------
@@ -331,7 +385,7 @@ def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
 
     labels = label_contacts(xyz_used, atlases, anatomy.max_distance)
     labels.index = table.index
-    table["hemisphere"] = hemisphere_of(xyz_used)
+    hemisphere = hemisphere_of(xyz_used)
     stem = atlas_column(primary)
     table["atlas_label"] = labels[f"{stem}_label"]
     table["atlas_distance"] = labels[f"{stem}_distance"]
@@ -340,6 +394,33 @@ def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
                                       max_distance=anatomy.max_distance,
                                       radius=anatomy.sphere_radius)
     member.index = distance.index = table.index
+
+    # The dataset's own labels (anatomy.label_source): they place a contact without MNI
+    # coordinates; the atlases place the others (auto) or none (dataset).
+    source = anatomy.label_source
+    has_labels = source != "atlas" and "_dataset_region" in table.columns
+    if has_labels:
+        region = table["_dataset_region"].where(table["_dataset_region"].notna(), NA)
+        side = table["_dataset_hemisphere"].where(table["_dataset_hemisphere"].notna(), NA)
+        by_label = region.astype(str).ne(NA).to_numpy()
+        by_dataset = dataset_roi_membership(region, side, rois).to_numpy(bool)
+        # the label's hemisphere (or the file's hemisphere column) where x cannot tell
+        known_side = (by_label | ~placeable) & side.astype(str).ne(NA).to_numpy()
+        hemisphere = np.where(known_side, side.to_numpy(object), hemisphere)
+        member.loc[by_label, :] = by_dataset[by_label]
+        distance.loc[by_label, :] = np.where(by_dataset[by_label], 0.0,
+                                             distance.to_numpy(float)[by_label])
+    else:
+        by_label = np.zeros(n, dtype=bool)
+        for column in _LABEL_COLUMNS:
+            if column in table.columns:
+                del table[column]
+    by_atlas = placeable & ~by_label & (source != "dataset")
+    if source == "dataset":
+        member.loc[~by_label, :] = False
+        distance.loc[~by_label, :] = np.nan
+    table["hemisphere"] = hemisphere
+    table["label_source"] = np.where(by_label, "dataset", np.where(by_atlas, "atlas", NA))
 
     # Face selectivity
     stats = pd.DataFrame({c: np.nan for c in SELECTIVITY_COLUMNS}, index=table.index)
@@ -402,10 +483,19 @@ def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
     for i in range(n):
         if status[i] == "bad":
             reason[i] = "bad channel" + (f": {desc[i]}" if desc[i] not in (NA, "", "nan") else "")
+        elif by_label[i] and roi[i] == NO_ROI:
+            reason[i] = "outside every ROI"  # placed by its dataset label, whatever x, y, z
+        elif by_label[i]:
+            if anatomy.membership != "anatomy" and not selective[i] \
+                    and (anatomy.membership == "function" or anat[i].any()):
+                reason[i] = "not face-selective"
+        elif source == "dataset":
+            reason[i] = "no anatomical label in the dataset"
         elif not finite[i]:
-            reason[i] = "missing coordinates"
+            reason[i] = "missing coordinates" + (" and no dataset label" if has_labels else "")
         elif not placeable[i]:
-            reason[i] = f"coordinates not in an MNI-aligned space ({spaces.iloc[i]})"
+            reason[i] = (f"coordinates not in an MNI-aligned space ({spaces.iloc[i]})"
+                         + (" and no dataset label" if has_labels else ""))
         elif anatomy.membership == "both" and anat[i].any() and not selective[i]:
             reason[i] = "not face-selective"
         elif anatomy.membership == "function" and not selective[i]:
@@ -421,6 +511,8 @@ def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
         table[column] = labels[column]
     for name in roi_names:
         table[f"distance_{name}"] = np.round(distance[name].to_numpy(float), 2)
+    table = table.drop(columns=[c for c in ("_dataset_region", "_dataset_hemisphere")
+                                if c in table.columns])
     table = table[list(contact_columns(table))]
 
     empty = [name for name in roi_names if not (table["included"] & (table["roi"] == name)).any()]
@@ -439,6 +531,9 @@ def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
         "membership": anatomy.membership,
         "max_distance": anatomy.max_distance,
         "localizer": localizer_info,
+        "label_source": source,
+        "label_columns": dict(getattr(getattr(recording, "contacts", None), "attrs", {})
+                              .get("label_columns", {})) if has_labels else {},
     })
     return table
 

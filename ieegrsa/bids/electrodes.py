@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._check import check_option
 from ..config import SUPPORTED_SPACES
 from ..errors import BIDSError
 from ._tables import check_unique
+from .dataset_labels import dataset_labels
 from .discovery import listing, sidecar_path
 from .stimuli import read_tsv
 
@@ -72,8 +74,9 @@ def _coordinate_system(coordsystem: Path):
     return info.get("iEEGCoordinateSystem"), info.get("iEEGCoordinateUnits")
 
 
-def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume_space=None):
-    """Read contact positions and convert them to mm.
+def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume_space=None,
+                  label_source="auto", label_columns=()):
+    """Read contact positions (converted to mm) and the dataset's own anatomical labels.
 
     Parameters
     ----------
@@ -82,16 +85,34 @@ def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume
     coordsystem_file : path-like
         The matching ``*_coordsystem.json``.
     require_mni : bool
-        Raise unless the space is MNI-aligned (:data:`MNI_SPACES`).
+        Raise unless the space is MNI-aligned (:data:`MNI_SPACES`), or the file has label
+        columns and ``label_source`` lets them place the contacts.
     assume_space : str | None
         Space to use where coordsystem.json says ``Other`` or nothing usable.
+    label_source : {"auto", "atlas", "dataset"}
+        ``anatomy.label_source``: ``atlas`` ignores the file's label columns; ``dataset``
+        requires them; ``auto`` reads them where present.
+    label_columns : sequence of str
+        ``anatomy.label_columns``: label columns beyond the known ones
+        (:mod:`ieegrsa.bids.dataset_labels`).
 
     Returns
     -------
     contacts : pandas.DataFrame
         Columns ``name``, ``x``, ``y``, ``z`` (mm; NaN where the file says n/a), ``space`` and any
-        further columns of the file (size, group, hemisphere ...).
+        further columns of the file (size, group, hemisphere ...); with label columns read,
+        also those of :data:`ieegrsa.bids.dataset_labels.LABEL_COLUMNS`
+        (``attrs["label_columns"]`` names the columns read).
+
+    Raises
+    ------
+    BIDSError
+        For a missing or unreadable file, a space that cannot be placed (see ``require_mni``),
+        unusable units, missing columns, non-numeric coordinates, duplicate names, label codes
+        missing from the code table, or ``label_source="dataset"`` without label columns.
     """
+    check_option("label_source", label_source, ("auto", "atlas", "dataset"),
+                 what="label source", error=BIDSError)
     electrodes_file, coordsystem_file = Path(electrodes_file), Path(coordsystem_file)
     system, units = _coordinate_system(coordsystem_file)
     if system is None and not coordsystem_file.is_file():
@@ -118,7 +139,21 @@ def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume
                 coordsystem_file.name, system, entity_space, space,
             )
     placeable = space in MNI_SPACES or space == "MNI"
-    if require_mni and not placeable:
+    table = read_tsv(electrodes_file, what="electrodes file")
+    labels = None
+    if label_source != "atlas":
+        labels = dataset_labels(table, electrodes_file, tuple(label_columns))
+        if label_source == "dataset" and labels is None:
+            raise BIDSError(
+                "anatomy.label_source is dataset, but the electrodes file has no label column",
+                file=electrodes_file,
+                field="anatomy.label_source",
+                found=f"columns {list(table.columns)}",
+                fix="Name its label column under anatomy.label_columns, or set "
+                "anatomy.label_source to auto or atlas",
+            )
+    by_labels = labels is not None
+    if require_mni and not placeable and not by_labels:
         raise BIDSError(
             "ieegrsa cannot place these contacts in MNI space, which its atlases and ROIs need",
             file=coordsystem_file,
@@ -127,10 +162,15 @@ def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume
             fix="Normalise the contacts to an MNI template (one of "
             + ", ".join(MNI_SPACES[:3]) + " ... MNI152NLin2009cAsym, MNI305/fsaverage) and "
             "write them as space-<template> electrodes.tsv + coordsystem.json; if they already "
-            "are, set bids.assume_space",
+            "are, set bids.assume_space; or give each contact's atlas label in an electrodes.tsv "
+            "column (destrieux, desikan-killiany, dkt, Destrieux_label with its code table, or "
+            "one named in anatomy.label_columns) with anatomy.label_source auto or dataset",
         )
+    if not placeable and by_labels:
+        logger.info("%s: contacts in %s space are placed from the dataset's labels (%s)",
+                    electrodes_file.name, space, ", ".join(labels.attrs["label_columns"]))
     if units not in _UNITS_TO_MM:
-        if require_mni or units not in (None, "n/a", "pixels"):
+        if (require_mni and placeable) or units not in (None, "n/a", "pixels"):
             raise BIDSError(
                 "The contacts' units are not usable",
                 file=coordsystem_file,
@@ -139,7 +179,6 @@ def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume
                 fix="Give the units as m, cm or mm",
             )
     scale = _UNITS_TO_MM.get(units, 1.0)
-    table = read_tsv(electrodes_file, what="electrodes file")
     missing = [c for c in ("name", "x", "y", "z") if c not in table.columns]
     if missing:
         raise BIDSError(
@@ -163,6 +202,10 @@ def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume
         table[axis] = values * scale
     check_unique(table, "name", electrodes_file, "electrodes file", item="contact")
     table.insert(4, "space", space if space is not None else "n/a")
+    if by_labels:
+        for column in labels.columns:
+            table[column] = labels[column]
+        table.attrs["label_columns"] = dict(labels.attrs["label_columns"])
     table.attrs["electrodes_file"] = str(electrodes_file)
     table.attrs["coordsystem_file"] = str(coordsystem_file)
     return table

@@ -112,6 +112,8 @@ def load_recording(
     require_stimuli=True,
     require_mni=True,
     assume_space=None,
+    label_source="auto",
+    label_columns=(),
     stim_file_column="stim_file",
     identity_column="identity",
     expression_column="expression",
@@ -141,6 +143,12 @@ def load_recording(
         False to load contacts in any space (e.g. to inspect a dataset before normalisation).
     assume_space : str | None
         A space to use when coordsystem.json says ``Other`` or gives no usable system.
+    label_source : {"auto", "atlas", "dataset"}
+        ``anatomy.label_source``: whether the contacts' own labels in electrodes.tsv are read
+        (auto: where present; dataset: required; atlas: never). Contacts in a space that is not
+        MNI-aligned load when they have labels and this is auto or dataset.
+    label_columns : sequence of str
+        ``anatomy.label_columns``: label columns of electrodes.tsv beyond the known ones.
     stim_file_column, identity_column, expression_column, repetition_column : str
         Names of those columns in events.tsv (and stimuli.tsv).
     stimuli_table : str
@@ -164,6 +172,7 @@ def load_recording(
         return _load_recording(
             bids_root, subject, task, session, run,
             require_stimuli=require_stimuli, require_mni=require_mni, assume_space=assume_space,
+            label_source=label_source, label_columns=tuple(label_columns),
             stim_file_column=stim_file_column, identity_column=identity_column,
             expression_column=expression_column, repetition_column=repetition_column,
             stimuli_table=stimuli_table,
@@ -171,8 +180,8 @@ def load_recording(
 
 
 def _load_recording(bids_root, subject, task, session, run, *, require_stimuli, require_mni,
-                    assume_space, stim_file_column, identity_column, expression_column,
-                    repetition_column, stimuli_table):
+                    assume_space, label_source, label_columns, stim_file_column,
+                    identity_column, expression_column, repetition_column, stimuli_table):
     root = check_bids_root(bids_root)
     subject = strip_prefix(subject, "sub-")
     subjects = list_subjects(root)
@@ -232,7 +241,8 @@ def _load_recording(bids_root, subject, task, session, run, *, require_stimuli, 
     ]
     contacts_file, coordsystem_file = find_electrodes(paths[0], root)
     contacts = read_contacts(
-        contacts_file, coordsystem_file, require_mni=require_mni, assume_space=assume_space
+        contacts_file, coordsystem_file, require_mni=require_mni, assume_space=assume_space,
+        label_source=label_source, label_columns=label_columns,
     )
     # Check the stimuli before reading the signal: a dataset that cannot be analysed fails fast.
     events = pd.concat([f for f, _ in events_frames if f is not None] or [pd.DataFrame()],

@@ -45,6 +45,18 @@ class ROIDefinitionConfig(_Section):
         le=50,
         description="Sphere radius (mm) for this ROI; null = anatomy.sphere_radius.",
     )
+    dataset_labels: dict[str, list[str]] = Field(
+        {},
+        description="Region names of the dataset's own labels (electrodes.tsv label columns) "
+        "that make up the ROI, by parcellation: destrieux, desikan_killiany, dkt or any other "
+        "key; names without the hemisphere prefix (G_oc-temp_lat-fusifor, fusiform), compared "
+        "case-insensitively.",
+    )
+    hemisphere: Literal["L", "R"] | None = Field(
+        None,
+        description="L or R: only contacts of that hemisphere belong to the ROI by dataset "
+        "labels; null = both.",
+    )
 
     @field_validator("peaks")
     @classmethod
@@ -197,6 +209,20 @@ class AnatomyConfig(_Section):
         le=50,
         description="membership: function: how far (mm) from an ROI a face-selective contact may "
         "lie and still be assigned to it.",
+    )
+    label_source: Literal["auto", "atlas", "dataset"] = Field(
+        "auto",
+        description="What places a contact in an ROI: dataset = the dataset's own labels "
+        "(electrodes.tsv label columns: destrieux, desikan-killiany, dkt, Destrieux_label with "
+        "its code table, or label_columns), which also places contacts given in a native "
+        "space; atlas = the atlases at the MNI coordinates; auto = the dataset's label where a "
+        "contact has one, else the atlases in MNI.",
+    )
+    label_columns: list[str] = Field(
+        [],
+        description="Further electrodes.tsv columns holding each contact's atlas label "
+        "(FreeSurfer names such as ctx-lh-fusiform, or bare Destrieux names), read before the "
+        "known ones.",
     )
     localizer: LocalizerConfig = Field(
         default_factory=LocalizerConfig,

@@ -33,7 +33,8 @@ __all__ = ["load_participant", "run_participant", "run_participants", "participa
            "config_hash"]
 
 
-def load_participant(bids_root, subject, config=None, *, session=None, task=None):
+def load_participant(bids_root, subject, config=None, *, session=None, task=None,
+                     label_source=None, label_columns=None):
     """Load a participant's recording with the ``bids`` section of ``config``.
 
     Parameters
@@ -46,13 +47,19 @@ def load_participant(bids_root, subject, config=None, *, session=None, task=None
         The ``bids`` section, or anything :func:`ieegrsa.load_config` accepts.
     session, task : str | None
         Override ``bids.session`` and ``bids.task``.
+    label_source, label_columns : str, list of str | None
+        ``anatomy.label_source`` and ``anatomy.label_columns`` (None: those of a whole
+        ``config``, else their defaults).
     """
-    from ..config import config_section
+    from ..config import config_section, config_value
 
     bids = config_section(config, "bids")
+    label_source = config_value(config, "anatomy.label_source", label_source)
+    label_columns = config_value(config, "anatomy.label_columns", label_columns)
     return load_recording(
         bids_root, subject, task or bids.task, session=session or bids.session, run=bids.run,
-        assume_space=bids.assume_space, stim_file_column=bids.stim_file_column,
+        assume_space=bids.assume_space, label_source=label_source,
+        label_columns=tuple(label_columns), stim_file_column=bids.stim_file_column,
         identity_column=bids.identity_column, expression_column=bids.expression_column,
         repetition_column=bids.repetition_column, stimuli_table=bids.stimuli_table,
     )
@@ -148,7 +155,9 @@ def run_participant(bids_root, output_dir, subject, config=None, *, session=None
         return {**{k: Path(output_dir) / v for k, v in record["Files"].items()},
                 "summary": record.get("Summary", {}), "status": "skipped"}
 
-    recording = load_participant(bids_root, subject, config.bids, session=session)
+    recording = load_participant(bids_root, subject, config.bids, session=session,
+                                 label_source=config.anatomy.label_source,
+                                 label_columns=config.anatomy.label_columns)
     epochs, channel_report = preprocess(recording, config.preprocessing, return_report=True)
     contacts = localize(recording, epochs, config.anatomy,
                         stimuli_table=config.bids.stimuli_table, seed=config.random_seed)
