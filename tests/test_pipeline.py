@@ -441,3 +441,15 @@ def test_help(argv, capsys):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-v"]))
+
+
+def test_coordsystem_says_which_space_it_is(tmp_path):
+    """A template space is named as one; a native space (contacts placed by the dataset's
+    labels) is said to be the dataset's own, not a template's."""
+    from ieegrsa.bids.derivatives import write_coordsystem
+
+    mni = json.loads(write_coordsystem(tmp_path / "a.json", "MNI152NLin2009cAsym").read_text())
+    native = json.loads(write_coordsystem(tmp_path / "b.json", "ACPC").read_text())
+    assert mni["iEEGCoordinateSystemDescription"].startswith("Template space MNI152NLin2009cAsym")
+    assert "own coordinate system (ACPC)" in native["iEEGCoordinateSystemDescription"]
+    assert native["iEEGCoordinateSystem"] == "ACPC" and native["iEEGCoordinateUnits"] == "mm"

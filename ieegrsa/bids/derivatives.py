@@ -205,12 +205,18 @@ def write_bids_table(table, path, columns: dict, first, *, extra=None) -> Path:
 
 
 def write_coordsystem(path, space: str) -> Path:
-    """The ``coordsystem.json`` of a derived ``electrodes.tsv`` in a template space (mm)."""
+    """The ``coordsystem.json`` of a derived ``electrodes.tsv`` (mm), in a template space or
+    in the dataset's own (native) space, which ieegrsa does not move the contacts out of."""
+    from .electrodes import MNI_SPACES
+
+    where = (f"Template space {space}" if space in MNI_SPACES or space == "MNI" else
+             f"The dataset's own coordinate system ({space}), as its coordsystem.json gives it; "
+             "contacts were placed in ROIs from the dataset's labels")
     return write_json({
         "iEEGCoordinateSystem": space,
         "iEEGCoordinateUnits": "mm",
-        "iEEGCoordinateSystemDescription": f"Template space {space}; bipolar channels are at the "
-                                           "midpoint of their two contacts.",
+        "iEEGCoordinateSystemDescription": f"{where}; bipolar channels are at the midpoint of "
+                                           "their two contacts.",
     }, path)
 
 

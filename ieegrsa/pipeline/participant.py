@@ -13,7 +13,7 @@ import pandas as pd
 from .._docs import fill_doc
 from .._files import atomic_path
 from .._logging import progress_bar, verbose
-from ..bids import load_recording, write_json, write_tsv
+from ..bids import MNI_SPACES, load_recording, write_json, write_tsv
 from ..bids.derivatives import (
     CHANNELS_FIRST,
     ELECTRODES_FIRST,
@@ -167,10 +167,13 @@ def run_participant(bids_root, output_dir, subject, config=None, *, session=None
     paths = participant_paths(output_dir, subject, task, session, space=space)
     outputs = _write_contacts(contacts, channel_report, config.preprocessing, paths, space,
                               sidecar)
-    figure = plot_contacts(contacts, title=f"sub-{recording.subject}: contacts by ROI")
-    with atomic_path(paths["figure"]) as tmp:
-        figure.savefig(tmp, dpi=100, format="png")
-    outputs["figure"] = paths["figure"]
+    if space in MNI_SPACES or space == "MNI":  # native coordinates would land anywhere
+        figure = plot_contacts(contacts, title=f"sub-{recording.subject}: contacts by ROI")
+        with atomic_path(paths["figure"]) as tmp:
+            figure.savefig(tmp, dpi=100, format="png")
+        outputs["figure"] = paths["figure"]
+    else:
+        logger.info("sub-%s: contacts in the native space %s: no glass brain", subject, space)
 
     if not contacts["included"].astype(bool).any():
         raise DataError(
