@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,14 @@ __all__ = ["MNI_SPACES", "IEEG_TYPES", "find_electrodes", "read_contacts", "matc
 MNI_SPACES = SUPPORTED_SPACES
 _UNITS_TO_MM = {"m": 1000.0, "cm": 10.0, "mm": 1.0}
 IEEG_TYPES = ("seeg", "ecog")
+# A head is ~150 mm across: whatever the origin (scanner RAS included), the largest absolute
+# coordinate of real contacts lies within this range (mm).
+_HEAD_MM = (20.0, 300.0)
+# Declared units the values contradict: the largest absolute coordinate at most / at least this,
+# in the declared unit (None: no bound). The gaps between are left alone: they may be real.
+_IMPLAUSIBLE = {"mm": (0.3, None), "cm": (0.3, 50.0), "m": (None, 5.0)}
+# The units a misdeclared file is read in instead, when the values fit a head in exactly one.
+_CORRECTIONS = ("mm", "m")
 
 
 def find_electrodes(recording_path: Path, root: Path):
@@ -102,19 +111,33 @@ def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume
         Columns ``name``, ``x``, ``y``, ``z`` (mm; NaN where the file says n/a), ``space`` and any
         further columns of the file (size, group, hemisphere ...); with label columns read,
         also those of :data:`ieegrsa.bids.dataset_labels.LABEL_COLUMNS`
-        (``attrs["label_columns"]`` names the columns read).
+        (``attrs["label_columns"]`` names the columns read). Where the declared units contradict
+        the values (a head is ~150 mm across) and the values fit a head in one other unit, they
+        are read in that unit with a warning, and ``attrs["units_corrected"]`` says so:
+        ``{"declared": "m", "used": "mm", "factor": 1000.0, "file": ...}`` (``factor``: how many
+        times too large the declared unit would have made the positions).
 
     Raises
     ------
     BIDSError
-        For a missing or unreadable file, a space that cannot be placed (see ``require_mni``),
-        unusable units, missing columns, non-numeric coordinates, duplicate names, label codes
-        missing from the code table, or ``label_source="dataset"`` without label columns.
+        For a missing or unreadable file, a space that cannot be placed (see ``require_mni``;
+        2-D ``Pixels`` positions have their own message), unusable units, units the values
+        contradict in a way that cannot be corrected, missing columns, non-numeric coordinates,
+        duplicate names, label codes missing from the code table, or ``label_source="dataset"``
+        without label columns.
+
+    Notes
+    -----
+    The units are coordsystem.json's ``iEEGCoordinateUnits``, or where it gives none, the
+    ``Units`` of x, y and z in electrodes.json. They are contradicted when the largest absolute
+    coordinate is at most 0.3 in ``mm`` or ``cm``, at least 50 in ``cm`` or at least 5 in
+    ``m``; the values are then read in ``mm`` or ``m``, whichever puts it within 20-300 mm.
     """
     check_option("label_source", label_source, ("auto", "atlas", "dataset"),
                  what="label source", error=BIDSError)
     electrodes_file, coordsystem_file = Path(electrodes_file), Path(coordsystem_file)
     system, units = _coordinate_system(coordsystem_file)
+    units, units_file, units_field = _declared_units(units, coordsystem_file, electrodes_file)
     if system is None and not coordsystem_file.is_file():
         raise BIDSError(
             "The contacts' coordinate system is not described: coordsystem.json is missing",
@@ -153,6 +176,21 @@ def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume
                 "anatomy.label_source to auto or atlas",
             )
     by_labels = labels is not None
+    pixels = str(units).lower() == "pixels" or str(system).lower() == "pixels"
+    if require_mni and pixels and not by_labels:
+        said = ("iEEGCoordinateSystem", system) if str(system).lower() == "pixels" else (
+            units_field, units)
+        raise BIDSError(
+            "These contacts are 2-D positions on a photograph (Pixels), which cannot be looked "
+            "up in an atlas",
+            file=coordsystem_file if said[0] == "iEEGCoordinateSystem" else units_file,
+            field=said[0],
+            found=repr(said[1]),
+            fix="Give the contacts 3-D coordinates in an MNI space (space-MNI152NLin2009cAsym "
+            "electrodes.tsv + coordsystem.json, iEEGCoordinateUnits mm), or each contact's atlas "
+            "label in an electrodes.tsv column (destrieux, desikan-killiany, dkt, or one named "
+            "in anatomy.label_columns) with anatomy.label_source auto or dataset",
+        )
     if require_mni and not placeable and not by_labels:
         raise BIDSError(
             "ieegrsa cannot place these contacts in MNI space, which its atlases and ROIs need",
@@ -173,12 +211,11 @@ def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume
         if (require_mni and placeable) or units not in (None, "n/a", "pixels"):
             raise BIDSError(
                 "The contacts' units are not usable",
-                file=coordsystem_file,
-                field="iEEGCoordinateUnits",
+                file=units_file,
+                field=units_field,
                 found=repr(units),
                 fix="Give the units as m, cm or mm",
             )
-    scale = _UNITS_TO_MM.get(units, 1.0)
     missing = [c for c in ("name", "x", "y", "z") if c not in table.columns]
     if missing:
         raise BIDSError(
@@ -199,7 +236,13 @@ def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume
                 found=f"{table.loc[bad, 'name'].iloc[0]}: {table.loc[bad, axis].iloc[0]!r}",
                 fix="Give coordinates as numbers, or n/a where unknown",
             )
-        table[axis] = values * scale
+        table[axis] = values
+    scale, corrected = 1.0, None
+    if units in _UNITS_TO_MM:
+        scale, corrected = _checked_scale(table[["x", "y", "z"]].to_numpy(float), units,
+                                          units_file, units_field)
+    for axis in ("x", "y", "z"):
+        table[axis] = table[axis] * scale
     check_unique(table, "name", electrodes_file, "electrodes file", item="contact")
     table.insert(4, "space", space if space is not None else "n/a")
     if by_labels:
@@ -208,7 +251,82 @@ def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume
         table.attrs["label_columns"] = dict(labels.attrs["label_columns"])
     table.attrs["electrodes_file"] = str(electrodes_file)
     table.attrs["coordsystem_file"] = str(coordsystem_file)
+    if corrected is not None:
+        table.attrs["units_corrected"] = corrected
     return table
+
+
+def _declared_units(units, coordsystem_file: Path, electrodes_file: Path):
+    """The units declared, the file and the field declaring them.
+
+    coordsystem.json's ``iEEGCoordinateUnits`` is BIDS' place for them; where it gives none, the
+    ``Units`` of x, y, z in the electrodes.json beside the electrodes file.
+    """
+    declared = (units, coordsystem_file, "iEEGCoordinateUnits")
+    sidecar = electrodes_file.with_suffix(".json")
+    try:
+        info = json.loads(sidecar.read_text(encoding="utf-8-sig")) if sidecar.is_file() else {}
+    except (ValueError, UnicodeDecodeError):
+        info = {}  # dataset_labels reports an unreadable electrodes.json
+    info = info if isinstance(info, dict) else {}
+    found = {info[a].get("Units") for a in ("x", "y", "z") if isinstance(info.get(a), dict)}
+    found.discard(None)
+    if len(found) != 1:
+        return declared
+    sidecar_units = found.pop()
+    if units in (None, "n/a"):
+        return sidecar_units, sidecar, "Units"
+    if sidecar_units != units:
+        logger.warning("%s gives the coordinates' Units as %r, %s says %r: using %r",
+                       sidecar.name, sidecar_units, coordsystem_file.name, units, units)
+    return declared
+
+
+def _checked_scale(xyz, units, units_file, field):
+    """mm per unit of the values, after checking the declared units against a head's size.
+
+    Returns
+    -------
+    scale : float
+        The declared unit's, or that of the unit the values fit when they contradict it.
+    corrected : dict | None
+        ``{"declared", "used", "factor", "file"}`` where the units were corrected (``factor``:
+        how many times too large the declared unit would have made the positions).
+
+    Raises
+    ------
+    BIDSError
+        When the values contradict the declared unit and fit a head in no other unit.
+    """
+    scale = _UNITS_TO_MM[units]
+    known = np.abs(xyz[np.isfinite(xyz)])
+    if not known.size:
+        return scale, None
+    largest = float(known.max())
+    low, high = _IMPLAUSIBLE[units]
+    if not ((low is not None and largest <= low) or (high is not None and largest >= high)):
+        return scale, None
+    fits = [u for u in _CORRECTIONS if u != units
+            and _HEAD_MM[0] <= largest * _UNITS_TO_MM[u] <= _HEAD_MM[1]]
+    in_mm = f", i.e. {_number(largest * scale)} mm" if units != "mm" else ""
+    found = (f"{units!r}, but the largest absolute coordinate is {_number(largest)}{in_mm}, and "
+             "a head is ~150 mm across")
+    if not fits:
+        raise BIDSError(
+            "The contacts' coordinates do not fit the units declared for them",
+            file=units_file,
+            field=field,
+            found=found,
+            fix="Declare the unit the coordinates are written in (m, cm or mm), or rewrite the "
+            "coordinates in the declared unit",
+        )
+    used = fits[0]
+    logger.warning(
+        "%s declares %s %s: the coordinates are read as %s (correct the file to silence this)",
+        Path(units_file).name, field, found, used,
+    )
+    return _UNITS_TO_MM[used], {"declared": units, "used": used,
+                                "factor": scale / _UNITS_TO_MM[used], "file": str(units_file)}
 
 
 def match_contacts(raw, contacts, contacts_file, recording_path):
@@ -231,12 +349,15 @@ def match_contacts(raw, contacts, contacts_file, recording_path):
     contacts : pandas.DataFrame
         One row per sEEG/ECoG channel, in recording order: the electrodes file's columns with
         ``type`` (the channel type; the file's own ``type`` becomes ``electrode_type``),
-        ``status`` (good / bad) and ``status_description`` inserted after ``space``.
+        ``status`` (good / bad) and ``status_description`` inserted after ``space``. Rows of
+        the electrodes file that are no channel of the recording, and rows with a position whose
+        channel is not sEEG/ECoG, are left out with a warning listing them.
 
     Raises
     ------
     BIDSError
-        Without any sEEG/ECoG channel, or for channels missing from the electrodes file.
+        Without any sEEG/ECoG channel, or for channels missing from the electrodes file (the
+        message lists them and the file's rows that name no channel).
     """
     types = dict(zip(raw.ch_names, raw.get_channel_types()))
     ieeg = [name for name in raw.ch_names if types[name] in IEEG_TYPES]
@@ -250,14 +371,20 @@ def match_contacts(raw, contacts, contacts_file, recording_path):
         )
     positions = contacts.set_index("name")
     missing = [name for name in ieeg if name not in positions.index]
+    unmatched = [name for name in positions.index if name not in types]
     if missing:
+        similar = _similar_names(unmatched, missing)
         raise BIDSError(
             f"{len(missing)} contact(s) in the recording are missing from the electrodes file",
             file=contacts_file,
             field="name",
-            found=listing(missing, limit=8),
-            fix="Add a row (name, x, y, z; n/a where unknown) for every sEEG/ECoG channel",
+            found=f"sEEG/ECoG channels without a row: {listing(missing, limit=6)}; rows naming "
+            f"no channel: {listing(unmatched, limit=6)}",
+            fix=(f"Name the rows as channels.tsv names the channels (equal but for case, spaces "
+                 f"or leading zeros: {similar}); and add" if similar else "Add")
+            + " a row (name, x, y, z; n/a where unknown) for every sEEG/ECoG channel",
         )
+    _warn_left_out(positions, unmatched, types, contacts_file)
     table = positions.loc[ieeg].reset_index()
     table.attrs.update(contacts.attrs)
     # electrodes.tsv may have its own optional "type" (depth / surface ...): keep it apart from
@@ -277,3 +404,42 @@ def match_contacts(raw, contacts, contacts_file, recording_path):
             table["group"] = channels["group"].reindex(ieeg).to_numpy()
     table.insert(7, "status_description", description.to_numpy())
     return table
+
+
+def _number(value: float) -> str:
+    """Three significant digits without an exponent for ordinary sizes (70000, not 7e+04)."""
+    return f"{float(f'{value:.3g}'):g}"
+
+
+def _warn_left_out(positions, unmatched, types, contacts_file) -> None:
+    """Warn about the electrodes file's rows that are no sEEG/ECoG channel (they are left out).
+
+    Rows of other channels without a position (mne-bids writes n/a rows for every channel) are
+    expected and left out silently.
+    """
+    known = positions.reindex(columns=["x", "y", "z"]).notna().any(axis=1)
+    other = [f"{name} ({types[name]})" for name in positions.index
+             if name in types and types[name] not in IEEG_TYPES and known[name]]
+    parts = []
+    if unmatched:
+        similar = _similar_names(unmatched, [n for n, t in types.items() if t in IEEG_TYPES])
+        parts.append(f"{len(unmatched)} row(s) name no channel in channels.tsv: "
+                     f"{listing(unmatched, limit=8)}"
+                     + (f" (as channels named: {similar})" if similar else ""))
+    if other:
+        parts.append(f"{len(other)} row(s) with a position are channels that channels.tsv does "
+                     f"not type SEEG or ECOG: {listing(other, limit=8)}")
+    if parts:
+        logger.warning("%s: %s. These rows are left out; if they are contacts, name them as "
+                       "channels.tsv does, or type their channels SEEG or ECOG there.",
+                       Path(contacts_file).name, "; ".join(parts))
+
+
+def _similar_names(rows, channels) -> str:
+    """Rows named as channels but for case, spaces and leading zeros (``'LA01' -> 'la1'``)."""
+    def key(name):
+        return re.sub(r"(?<!\d)0+(?=\d)", "", re.sub(r"\s+", "", str(name))).lower()
+
+    by_key = {key(c): c for c in channels}
+    pairs = [f"{r!r} -> {by_key[key(r)]!r}" for r in rows if key(r) in by_key]
+    return listing(pairs, limit=4) if pairs else ""

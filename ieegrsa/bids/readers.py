@@ -34,7 +34,6 @@ logger = logging.getLogger("ieegrsa")
 __all__ = ["Recording", "load_recording"]
 
 
-
 @dataclass
 class Recording:
     """One patient's recording of a task, with everything ieegrsa needs from the dataset.
@@ -52,7 +51,8 @@ class Recording:
     contacts : pandas.DataFrame
         One row per sEEG/ECoG channel in recording order: ``name``, ``x``, ``y``, ``z`` (mm),
         ``space``, ``type`` (seeg / ecog), ``status`` (good / bad), ``status_description``,
-        ``group`` (shaft or strip where known), ``size``.
+        ``group`` (shaft or strip where known), ``size``. ``attrs["units_corrected"]`` is there
+        when the declared units were corrected (:func:`~ieegrsa.bids.read_contacts`).
     stimuli : pandas.DataFrame
         One row per image shown: ``stim_file``, ``identity``, ``expression``, ``category``,
         ``n_presentations``.
@@ -77,8 +77,13 @@ class Recording:
         return self.raw.info.get("line_freq")
 
     def summary(self) -> dict:
-        """A one-line description of the recording, as a dict (for logs and tables)."""
+        """A one-line description of the recording, as a dict (for logs and tables).
+
+        ``units_corrected`` is ``"n/a"``, or e.g. ``"declared m, used mm"`` where the contacts'
+        declared units were corrected.
+        """
         types = self.contacts["type"].value_counts()
+        corrected = self.contacts.attrs.get("units_corrected")
         faces = self.stimuli["category"] == "face"
         return {
             "subject": self.subject,
@@ -92,6 +97,8 @@ class Recording:
             "n_ecog": int(types.get("ecog", 0)),
             "n_bad": int((self.contacts["status"] == "bad").sum()),
             "space": ",".join(pd.unique(self.contacts["space"].astype(str))) or "n/a",
+            "units_corrected": (f"declared {corrected['declared']}, used {corrected['used']}"
+                                if corrected else "n/a"),
             "n_events": len(self.events),
             "n_stimuli": len(self.stimuli),
             "n_faces": int(faces.sum()),
