@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..preprocessing import epochs_contacts
+from ..preprocessing.core import excluded_contacts
 from .atlases import atlas_info, register_atlas, resolve_atlas_name
 from .labels import NA, atlas_column, hemisphere_of, label_contacts
 from .localizer import COLUMNS as SELECTIVITY_COLUMNS
@@ -127,10 +128,12 @@ def contact_positions(recording=None, epochs=None) -> pd.DataFrame:
                 table[column] = table[column].where(table[column].astype(str) != NA)
         if rec is not None:
             table = _complete_from_recording(table, rec)
+            excluded = excluded_contacts(epochs)  # e.g. clinical: soz (preprocessing's reason)
             dropped = rec[~rec["name"].isin(table["name"])
-                          & (rec.get("status", pd.Series("good", index=rec.index)) == "bad")]
+                          & ((rec.get("status", pd.Series("good", index=rec.index)) == "bad")
+                             | rec["name"].isin(list(excluded)))]
             if len(dropped):
-                dropped = dropped.assign(in_epochs=False)
+                dropped = dropped.assign(in_epochs=False, _excluded=dropped["name"].map(excluded))
                 table = pd.concat([table, dropped], ignore_index=True)
     for column in base_cols:
         if column not in table.columns:
@@ -480,9 +483,12 @@ def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
     reason = np.full(n, "", dtype=object)
     status = table["status"].astype(str).str.lower().to_numpy()
     desc = table["status_description"].astype(str).to_numpy()
+    left_out = table.get("_excluded", pd.Series(np.nan, index=table.index)).to_numpy(object)
     for i in range(n):
         if status[i] == "bad":
             reason[i] = "bad channel" + (f": {desc[i]}" if desc[i] not in (NA, "", "nan") else "")
+        elif isinstance(left_out[i], str):
+            reason[i] = left_out[i]  # left out by preprocessing (clinical columns, config)
         elif by_label[i] and roi[i] == NO_ROI:
             reason[i] = "outside every ROI"  # placed by its dataset label, whatever x, y, z
         elif by_label[i]:
@@ -511,8 +517,8 @@ def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
         table[column] = labels[column]
     for name in roi_names:
         table[f"distance_{name}"] = np.round(distance[name].to_numpy(float), 2)
-    table = table.drop(columns=[c for c in ("_dataset_region", "_dataset_hemisphere")
-                                if c in table.columns])
+    table = table.drop(columns=[c for c in ("_dataset_region", "_dataset_hemisphere",
+                                            "_excluded") if c in table.columns])
     table = table[list(contact_columns(table))]
 
     empty = [name for name in roi_names if not (table["included"] & (table["roi"] == name)).any()]

@@ -13,6 +13,10 @@ __all__ = ["PreprocessingConfig"]
 _Band = ordered_interval("[70, 150] (Hz)", order="be below")
 _Baseline = ordered_interval("[-0.2, 0] (s, relative to image onset)")
 
+#: Columns of electrodes.tsv and channels.tsv that are no clinical yes/no mark.
+_CONTACT_COLUMNS = ("name", "x", "y", "z", "size", "type", "group", "space", "status",
+                    "status_description", "hemisphere", "material", "manufacturer")
+
 
 class PreprocessingConfig(_Section):
     """From the raw recording to epochs of high-gamma amplitude (or of broadband voltage).
@@ -42,6 +46,18 @@ class PreprocessingConfig(_Section):
         [],
         description="Names of further contacts to drop (e.g. ['LA1', \"L'12\"]); a name the "
         "recording lacks is a warning.",
+    )
+    exclude_columns: list[str] = Field(
+        ["soz", "resected", "silicon"],
+        description="Clinical columns of electrodes.tsv (ds004080 style, matched "
+        "case-insensitively) whose yes marks a contact to drop like a bad channel: values yes/no, "
+        "true/false, 1/0 or y/n in any case; n/a or empty = unknown = kept; any other value is an "
+        "error. The reason (e.g. 'clinical: soz, resected') reaches the preprocessing report and "
+        "the contact table. The default drops seizure-onset-zone (soz) and resected contacts, "
+        "whose activity is pathological (interictal discharges, abnormal high-gamma), and "
+        "contacts covered by silicone (silicon), which do not touch the cortex; edge (a contact "
+        "at the edge of the resection or of the grid) is a position, not a fault, so add it only "
+        "for a stricter analysis. A column the dataset lacks is skipped; [] keeps every contact.",
     )
     reference: Literal["bipolar", "laplacian", "car", "none"] = Field(
         "bipolar",
@@ -179,6 +195,28 @@ class PreprocessingConfig(_Section):
         description="Cores used by the filters and FFTs of one recording (-1 = all cores). 1 is "
         "usually fastest for one recording; run participants in parallel instead (n_jobs).",
     )
+
+    @field_validator("exclude_columns", mode="before")
+    @classmethod
+    def _column_names(cls, value):
+        if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+            return []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            return value  # pydantic reports the wrong type
+        names = []
+        for item in value:
+            if not isinstance(item, str) or not item.strip():
+                raise invalid(f"{item!r} is not a column name",
+                              "Name electrodes.tsv columns, e.g. [soz, resected, silicon]")
+            name = item.strip().lower()
+            if name in _CONTACT_COLUMNS:
+                raise invalid(f"{item!r} is a column every contact table has, not a clinical "
+                              "mark", "Name yes/no columns of electrodes.tsv, e.g. soz or "
+                              "resected (channels.tsv status is preprocessing.drop_bad)")
+            names.append(name)
+        return list(dict.fromkeys(names))
 
     @field_validator("high_gamma_band")
     @classmethod

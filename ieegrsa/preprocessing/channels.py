@@ -25,16 +25,22 @@ import numpy as np
 import pandas as pd
 
 from .._check import check_option, did_you_mean
-from ..errors import ConfigError
+from ..errors import BIDSError, ConfigError
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["contact_groups", "select_contacts", "reference_matrix", "rereference",
-           "REFERENCES"]
+__all__ = ["contact_groups", "clinical_marks", "select_contacts", "reference_matrix",
+           "rereference", "REFERENCES"]
 
 REFERENCES = ("bipolar", "laplacian", "car", "none")
 
 _TRAILING_NUMBER = re.compile(r"^(.*?)(\d+)$")
+
+#: The values of an electrodes.tsv clinical column (soz, resected ...; lower case) that mark a
+#: contact, that clear it, and that leave it unknown (kept).
+MARKED = ("yes", "y", "true", "1")
+CLEARED = ("no", "n", "false", "0")
+UNKNOWN = ("", "n/a", "nan")
 
 
 def contact_groups(contacts: pd.DataFrame) -> pd.DataFrame:
@@ -66,14 +72,83 @@ def contact_groups(contacts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"group": groups, "number": numbers}, index=contacts.index)
 
 
+def clinical_marks(contacts: pd.DataFrame, columns=()) -> pd.DataFrame:
+    """Which contacts the clinical columns of electrodes.tsv mark (soz, resected ...).
+
+    Parameters
+    ----------
+    contacts : pandas.DataFrame
+        The recording's contact table; its further columns are those of electrodes.tsv (text,
+        NaN for ``n/a``), and ``attrs["electrodes_file"]`` names the file (for the error).
+    columns : sequence of str
+        The columns to read (``preprocessing.exclude_columns``), matched to the table's columns
+        case-insensitively. A column the table lacks is skipped (logged at INFO).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One bool column per column found (named as configured, lower case), with the index of
+        ``contacts``: True where the value is yes, y, true or 1 (any case); False where it is no,
+        n, false or 0, empty or ``n/a`` (unknown: not excluded).
+
+    Raises
+    ------
+    BIDSError
+        For the first column holding any other value (e.g. ``maybe``), naming the file, the
+        column, the values and the contacts that hold them.
+    """
+    by_lower = {}
+    for column in contacts.columns:
+        by_lower.setdefault(str(column).strip().lower(), column)
+    marks = pd.DataFrame(index=contacts.index)
+    absent = []
+    for wanted in dict.fromkeys(str(c).strip().lower() for c in columns):
+        if wanted not in by_lower:
+            absent.append(wanted)
+            continue
+        column = by_lower[wanted]
+        values = contacts[column].map(
+            lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
+            else str(v).strip().lower())
+        values = values.map(lambda v: _as_flag(v) or v)
+        wrong = ~values.isin(MARKED + CLEARED + UNKNOWN)
+        if wrong.any():
+            found = [f"{contacts.loc[i, column]!r} ({contacts.loc[i, 'name']})"
+                     for i in contacts.index[wrong]]
+            raise BIDSError(
+                f"The {column} column of the electrodes file holds values that are not yes or "
+                "no, so it cannot say which contacts to exclude",
+                file=contacts.attrs.get("electrodes_file"), field=column,
+                found=", ".join(found[:6]) + (f" and {len(found) - 6} more"
+                                              if len(found) > 6 else ""),
+                fix=f"Write yes or no in every row of {column} (also true/false, 1/0, y/n; n/a "
+                "where unknown), or take it out of preprocessing.exclude_columns",
+            )
+        marks[wanted] = values.isin(MARKED).to_numpy(bool)
+    if absent:
+        logger.info("electrodes.tsv has no %s column: preprocessing.exclude_columns %s not "
+                    "used", " or ".join(absent), ", ".join(absent))
+    return marks
+
+
+def _as_flag(value: str) -> str | None:
+    """``'1.0'`` -> ``'1'``, ``'0.0'`` -> ``'0'`` (a column written by a numeric tool)."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return {1.0: "1", 0.0: "0"}.get(number)
+
+
 def select_contacts(contacts: pd.DataFrame, *, channel_types=("seeg", "ecog"), drop_bad=True,
-                    exclude_status=(), exclude_channels=()):
+                    exclude_status=(), exclude_channels=(), exclude_columns=()):
     """Choose the contacts to analyse.
 
     Parameters
     ----------
     contacts : pandas.DataFrame
-        The recording's contact table (``name``, ``type``, ``status``, ``status_description``).
+        The recording's contact table (``name``, ``type``, ``status``, ``status_description``,
+        and the further columns of electrodes.tsv). It is not modified.
     channel_types : sequence of str
         Channel types kept.
     drop_bad : bool
@@ -83,13 +158,23 @@ def select_contacts(contacts: pd.DataFrame, *, channel_types=("seeg", "ecog"), d
         (case-insensitive).
     exclude_channels : sequence of str
         Names of contacts to drop.
+    exclude_columns : sequence of str
+        Clinical columns of electrodes.tsv (``soz``, ``resected`` ...): drop the contacts any of
+        them marks yes (:func:`clinical_marks`).
 
     Returns
     -------
     kept : pandas.DataFrame
         The kept rows of ``contacts``, in recording order (index reset).
     reasons : dict
-        ``{name: reason}`` for every dropped contact.
+        ``{name: reason}`` for every dropped contact: the first that applies, in the order of
+        the parameters. A clinical mark reads ``clinical: soz, resected (electrodes.tsv;
+        preprocessing.exclude_columns)``, naming every column that marks the contact.
+
+    Raises
+    ------
+    BIDSError
+        A clinical column with values that are not yes or no.
     """
     reasons = {}
     description = (contacts["status_description"] if "status_description" in contacts.columns
@@ -97,12 +182,16 @@ def select_contacts(contacts: pd.DataFrame, *, channel_types=("seeg", "ecog"), d
     status = contacts["status"] if "status" in contacts.columns else pd.Series(
         "good", index=contacts.index)
     words = [w.lower() for w in exclude_status if w.strip()]
+    marks = clinical_marks(contacts, exclude_columns)
+    clinical = [", ".join(c for c in marks.columns if row[c]) for _, row in marks.iterrows()] \
+        if len(marks.columns) else [""] * len(contacts)
     listed = set(exclude_channels)
     missing = sorted(listed - set(contacts["name"]))
     if missing:
         logger.warning("preprocessing.exclude_channels names contacts this recording lacks: %s",
                        ", ".join(missing))
-    for name, kind, state, text in zip(contacts["name"], contacts["type"], status, description):
+    for name, kind, state, text, marked in zip(contacts["name"], contacts["type"], status,
+                                               description, clinical):
         text = text if isinstance(text, str) and text.strip().lower() != "n/a" else ""
         if kind not in channel_types:
             reasons[name] = f"channel type {kind} not analysed (preprocessing.channel_types)"
@@ -114,6 +203,9 @@ def select_contacts(contacts: pd.DataFrame, *, channel_types=("seeg", "ecog"), d
                              "(preprocessing.exclude_status)")
         elif name in listed:
             reasons[name] = "listed in preprocessing.exclude_channels"
+        elif marked:
+            reasons[name] = (f"clinical: {marked} (electrodes.tsv; "
+                             "preprocessing.exclude_columns)")
     kept = contacts[~contacts["name"].isin(list(reasons))].reset_index(drop=True)
     return kept, reasons
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import warnings
@@ -14,6 +15,7 @@ from .._logging import mne_log_level, verbose
 from ..errors import DataError
 from .channels import contact_groups, reference_matrix, select_contacts
 from .epochs import (
+    DESCRIPTION_KEY,
     apply_baseline,
     channels_description,
     cut,
@@ -24,7 +26,8 @@ from .signals import high_gamma_envelope, lowpass, notch, resample
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["preprocess", "preprocessing_columns", "bids_channels", "BIDS_CHANNEL_COLUMNS",
+__all__ = ["preprocess", "preprocessing_columns", "bids_channels", "excluded_contacts",
+           "BIDS_CHANNEL_COLUMNS",
            "METADATA_COLUMNS", "PREPROCESSING_COLUMNS", "REPORT_COLUMNS"]
 
 #: Columns of ``epochs.metadata`` (one row per epoch, in event order). ``event`` is the row of
@@ -140,8 +143,10 @@ def preprocess(recording, config=None, *, verbose=None, return_report=False):
     (:class:`ieegrsa.config.PreprocessingConfig`):
 
     1. **Channels**: keep sEEG/ECoG contacts; drop those channels.tsv marks bad, those whose
-       ``status_description`` names an excluded status (seizure onset zone, resected ...) and
-       those listed in ``exclude_channels``.
+       ``status_description`` names an excluded status (seizure onset zone, resected ...),
+       those listed in ``exclude_channels`` and those a clinical column of electrodes.tsv
+       marks yes (``exclude_columns``: soz, resected, silicon). Each reason is in the report,
+       and in the epochs for :func:`excluded_contacts` (so that the contact table shows it).
     2. **Re-reference**: common average per shaft/strip, bipolar, Laplacian or none
        (:func:`ieegrsa.preprocessing.reference_matrix`).
     3. **Notch** at the power-line frequency and its harmonics below Nyquist.
@@ -209,12 +214,17 @@ def _preprocess(recording, cfg):
     kept, reasons = select_contacts(
         contacts, channel_types=cfg.channel_types, drop_bad=cfg.drop_bad,
         exclude_status=cfg.exclude_status, exclude_channels=cfg.exclude_channels,
+        exclude_columns=cfg.exclude_columns,
     )
     if not len(kept):
         raise DataError("No contact is left to analyse after channel selection",
                         field="preprocessing", found=_summarise(reasons),
-                        fix="Check channels.tsv (type, status) and preprocessing.channel_types, "
-                        "exclude_status and exclude_channels")
+                        fix="Check channels.tsv (type, status), electrodes.tsv's clinical "
+                        "columns and preprocessing.channel_types, exclude_status, "
+                        "exclude_channels and exclude_columns")
+    # contacts left out on purpose (not for their type), for the contact table
+    excluded = {name: why for name, why in reasons.items()
+                if not why.startswith("channel type ")}
     line_freq = _line_freq(recording, cfg)
     events = _stimulus_events(recording)
     W, channels, ref_dropped = reference_matrix(
@@ -301,7 +311,8 @@ def _preprocess(recording, cfg):
                         "set reject: false")
     x = apply_baseline(x, times, cfg.baseline, cfg.baseline_mode)
 
-    epochs = _make_epochs(x, times, channels, events, selection, drop_log, cfg, contacts)
+    epochs = _make_epochs(x, times, channels, events, selection, drop_log, cfg, contacts,
+                          excluded)
     report = _report(contacts, channels, reasons, outliers, keep, cfg)
     n_outside = sum(1 for entry in drop_log if entry == ("OUTSIDE RECORDING",))
     report.attrs.update({"n_events": n_events, "n_epochs": len(epochs), "n_outside": n_outside,
@@ -366,13 +377,15 @@ def _stimulus_events(recording):
     return events[shown]
 
 
-def _make_epochs(x, times, channels, events, selection, drop_log, cfg, contacts):
+def _make_epochs(x, times, channels, events, selection, drop_log, cfg, contacts, excluded):
     import mne
 
     names = list(channels["name"])
     info = mne.create_info(names, cfg.sfreq, list(channels["type"]))
     space = ",".join(pd.unique(contacts["space"].astype(str))) if "space" in contacts else "n/a"
-    info["description"] = channels_description(channels, cfg.reference, space)
+    described = json.loads(channels_description(channels, cfg.reference, space))
+    described[DESCRIPTION_KEY]["excluded"] = dict(excluded)
+    info["description"] = json.dumps(described)
     kept = events.iloc[selection]
     metadata = pd.DataFrame({
         column: kept[column].to_numpy() if column in kept.columns else np.nan
@@ -402,6 +415,31 @@ def _make_epochs(x, times, channels, events, selection, drop_log, cfg, contacts)
         warnings.simplefilter("ignore")  # no fiducials: MNE assumes an identity transform
         epochs.set_montage(montage, on_missing="ignore", verbose="error")
     return epochs
+
+
+def excluded_contacts(epochs) -> dict:
+    """The recording's contacts that :func:`preprocess` left out of ``epochs`` on purpose.
+
+    Parameters
+    ----------
+    epochs : mne.Epochs
+        Made by :func:`preprocess` (epochs from elsewhere give ``{}``).
+
+    Returns
+    -------
+    dict
+        ``{contact name: reason}`` for the contacts dropped at channel selection: bad in
+        channels.tsv, an excluded ``status_description``, listed in ``exclude_channels``, or
+        marked by a clinical column of electrodes.tsv (``"clinical: soz (electrodes.tsv;
+        preprocessing.exclude_columns)"``). Contacts of types not analysed, and those the
+        re-referencing left without a channel, are not in it.
+    """
+    try:
+        stored = json.loads(epochs.info.get("description") or "{}").get(DESCRIPTION_KEY, {})
+    except (ValueError, AttributeError):
+        return {}
+    excluded = stored.get("excluded") if isinstance(stored, dict) else None
+    return dict(excluded) if isinstance(excluded, dict) else {}
 
 
 def _report(contacts, channels, reasons, outliers, keep, cfg):
