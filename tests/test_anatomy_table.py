@@ -120,8 +120,14 @@ def test_bipolar_channels_are_placed_at_midpoints():
 
 
 def test_contacts_in_a_non_mni_space_are_excluded_not_labelled():
+    """Native contacts with no label, T1w or transform: an error naming the three ways out;
+    with anatomy.warp.method off they are left out, never looked up in the MNI atlases."""
     recording = _recording(NAMES[:2], POSITIONS[:2], space="ACPC")
-    table = localize(recording, config={"anatomy": {"atlases": ["HCPEx"]}})
+    with pytest.raises(DataError, match=r"cannot place these contacts \(ACPC\).*atlas label.*"
+                       r"T1w.*transform"):
+        localize(recording, config={"anatomy": {"atlases": ["HCPEx"]}})
+    table = localize(recording, config={"anatomy": {"atlases": ["HCPEx"],
+                                                    "warp": {"method": "off"}}})
     assert (~table["included"]).all()
     assert table["exclusion_reason"].str.contains("not in an MNI-aligned space").all()
     assert (table["atlas_label"] == "n/a").all()

@@ -17,9 +17,11 @@ from ..errors import DataError
 from ..preprocessing import epochs_contacts
 from ..preprocessing.core import excluded_contacts
 from .atlases import atlas_info, register_atlas, resolve_atlas_name
+from .columns import CONTACT_COLUMNS, TABLE_COLUMNS, contact_columns, describe_columns
 from .labels import NA, atlas_column, hemisphere_of, label_contacts
 from .localizer import COLUMNS as SELECTIVITY_COLUMNS
 from .localizer import face_selectivity
+from .native import contact_warp, warp_contacts
 from .rois import (
     NO_ROI,
     dataset_roi_membership,
@@ -32,64 +34,6 @@ logger = logging.getLogger("ieegrsa")
 
 __all__ = ["localize", "contact_positions", "describe_columns", "contact_columns",
            "CONTACT_COLUMNS", "TABLE_COLUMNS"]
-
-#: The contact table's columns in the order they are written, each with its description (a
-#: string, or a dict with ``Description`` and ``Units`` as in a BIDS sidecar). Columns named per
-#: atlas (``<atlas>_label``, ``<atlas>_distance``) and per ROI (``distance_<roi>``) follow, in
-#: the table's order, described by :func:`describe_columns`.
-CONTACT_COLUMNS = {
-    "name": "Channel name (bipolar channels as 'A-B').",
-    "x": {"Description": "Position, MNI x (bipolar channels: midpoint).", "Units": "mm"},
-    "y": {"Description": "Position, MNI y.", "Units": "mm"},
-    "z": {"Description": "Position, MNI z.", "Units": "mm"},
-    "space": "Coordinate space of x, y, z.",
-    "type": "Channel type (seeg or ecog).",
-    "status": "good or bad (from channels.tsv).",
-    "status_description": "Reason given in channels.tsv for the status.",
-    "group": "Shaft or strip.",
-    "hemisphere": "L or R: from x in MNI space; for a contact placed by the dataset's label, from "
-    "the label's prefix (ctx-lh-, Left- ...) or electrodes.tsv's hemisphere column where known.",
-    "atlas_label": "Label in the primary atlas (nearest labelled voxel within the distance limit; "
-    "n/a without MNI coordinates: native coordinates are never looked up in the MNI atlases).",
-    "atlas_distance": {"Description": "Distance to that labelled voxel (0 inside).", "Units": "mm"},
-    "dataset_label": "The contact's anatomical label in the dataset's own electrodes.tsv label "
-    "column (codes as their names from electrodes.json; n/a without one). Present only when the "
-    "dataset has label columns and anatomy.label_source is not atlas.",
-    "dataset_label_column": "The electrodes.tsv column dataset_label comes from (the first with a "
-    "label: anatomy.label_columns, then Destrieux, DKT, Desikan-Killiany).",
-    "label_source": "What placed the contact in (or outside) the ROIs: dataset (its "
-    "dataset_label), atlas (the atlases at its MNI coordinates) or n/a (not placed: no label "
-    "and no MNI coordinates).",
-    "roi": "Region of interest the contact belongs to (n/a outside every ROI).",
-    "rois": "Every ROI the contact belongs to, ';'-separated.",
-    "roi_distance": {"Description": "Distance to the assigned ROI (0 for a contact in it by its "
-                     "dataset label; n/a without MNI coordinates).", "Units": "mm"},
-    "n_face": "Face trials in the localizer.",
-    "n_nonface": "Non-face trials in the localizer.",
-    "mean_face": "Mean response to faces in the localizer window.",
-    "mean_nonface": "Mean response to non-faces in the localizer window.",
-    "t": "Welch t statistic, faces versus non-faces.",
-    "p": "p-value of the face-selectivity test.",
-    "p_fdr": "Benjamini-Hochberg adjusted p-value across the patient's contacts.",
-    "d_prime": "Effect size d' of faces versus non-faces.",
-    "face_selective": "Whether the contact is face-selective (p_fdr below the threshold, t > 0).",
-    "included": "Whether the contact enters the analysis.",
-    "exclusion_reason": "Why it does not (n/a when included).",
-    # from the epochs (ieegrsa.preprocessing.epochs_contacts), in the order they come
-    "contact_a": "The contact itself, or the first contact of a bipolar pair.",
-    "contact_b": "The second contact of a bipolar pair (n/a for a monopolar channel).",
-    "reference": "Re-referencing scheme of the channel (preprocessing.reference).",
-    "in_epochs": "Whether the channel is in the epochs (bad contacts dropped before are not)",
-    # from electrodes.tsv, for the bad contacts the epochs no longer hold
-    "size": {"Description": "Contact surface area, from electrodes.tsv.", "Units": "mm^2"},
-    "material": "Contact material, from electrodes.tsv.",
-    "manufacturer": "Electrode manufacturer, from electrodes.tsv.",
-    "electrode_type": "Electrode type (depth, strip, grid), from electrodes.tsv.",
-}
-
-#: The contact table's named columns in their written order (the keys of
-#: :data:`CONTACT_COLUMNS`).
-TABLE_COLUMNS = list(CONTACT_COLUMNS)
 
 _IEEG_TYPES = ("seeg", "ecog", "dbs")
 
@@ -302,7 +246,7 @@ def _check_nonface(recording, epochs, anatomy, stimuli_table) -> bool:
 
 
 def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
-             seed=None) -> pd.DataFrame:
+             seed=None, warp=None, cache_dir=None) -> pd.DataFrame:
     """The contact table: where each contact is, its ROI, face selectivity, and inclusion.
 
     Parameters
@@ -323,6 +267,11 @@ def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
     seed : int | None
         Seed of the localizer's permutations; None: ``random_seed`` of a whole ``config``,
         else its default.
+    warp : ieegrsa.anatomy.ContactWarp | None
+        How native-space contacts reach MNI (:func:`ieegrsa.anatomy.contact_warp`); None: made
+        here by ``anatomy.warp`` when contacts need it.
+    cache_dir : path-like | None
+        Where a registration made here is cached (by the T1w's content); None: not cached.
 
     Returns
     -------
@@ -376,6 +325,10 @@ def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
     run_localizer = _check_nonface(recording, epochs, anatomy, stimuli_table)
 
     table = contact_positions(recording, epochs)
+    if warp is None and recording is not None:
+        warp = contact_warp(recording, anatomy, contacts=table, cache_dir=cache_dir)
+    table = warp_contacts(table, warp, max_displacement=anatomy.warp.max_displacement)
+    warp_info = table.attrs.get("warp", {})
     n = len(table)
     xyz = table[["x", "y", "z"]].to_numpy(float)
     finite = np.isfinite(xyz).all(axis=1)
@@ -501,7 +454,8 @@ def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
             reason[i] = "missing coordinates" + (" and no dataset label" if has_labels else "")
         elif not placeable[i]:
             reason[i] = (f"coordinates not in an MNI-aligned space ({spaces.iloc[i]})"
-                         + (" and no dataset label" if has_labels else ""))
+                         + (" and no dataset label" if has_labels else "")
+                         + " (no T1w or transform to warp them: anatomy.warp)")
         elif anatomy.membership == "both" and anat[i].any() and not selective[i]:
             reason[i] = "not face-selective"
         elif anatomy.membership == "function" and not selective[i]:
@@ -540,55 +494,6 @@ def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
         "label_source": source,
         "label_columns": dict(getattr(getattr(recording, "contacts", None), "attrs", {})
                               .get("label_columns", {})) if has_labels else {},
+        "warp": warp_info,
     })
     return table
-
-
-def describe_columns(table: pd.DataFrame) -> dict:
-    """A description of every column of a contact table, in the table's column order.
-
-    Returns
-    -------
-    dict
-        Column -> description (a string, or a dict with ``Description`` and ``Units``): from
-        :data:`CONTACT_COLUMNS`, else made for the per-atlas and per-ROI columns (the atlases
-        are read from ``table.attrs["atlases"]``), else the column name.
-    """
-    out = {}
-    atlases = {atlas_column(a): a for a in table.attrs.get("atlases", [])}
-    for column in table.columns:
-        if column in CONTACT_COLUMNS:
-            out[column] = CONTACT_COLUMNS[column]
-        elif column.endswith("_label") and column[:-6] in atlases:
-            out[column] = f"Label in the {atlases[column[:-6]]} atlas"
-        elif column.endswith("_distance") and column[:-9] in atlases:
-            out[column] = (f"Distance (mm) to the nearest grey-matter voxel of the "
-                           f"{atlases[column[:-9]]} atlas (0 inside)")
-        elif column.startswith("distance_"):
-            out[column] = f"Distance (mm) from the contact to the ROI {column[9:]} (0 inside)"
-        else:
-            out[column] = column
-    return out
-
-
-def contact_columns(table: pd.DataFrame) -> dict:
-    """Every column of a contact table with its description, in the order it is written.
-
-    The columns of :data:`CONTACT_COLUMNS` come first, in its order; the others (per atlas,
-    per ROI, any further) follow in the table's order.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        A contact table from :func:`localize`.
-
-    Returns
-    -------
-    dict
-        Column -> description, for the table's JSON sidecar
-        (``write_tsv(table[list(columns)], path, columns=columns)``).
-    """
-    described = describe_columns(table)
-    order = [c for c in CONTACT_COLUMNS if c in described]
-    order += [c for c in described if c not in CONTACT_COLUMNS]
-    return {column: described[column] for column in order}

@@ -40,7 +40,13 @@ from .._files import write_text
 from ..errors import ConfigError
 from ._base import NJobs, _Section
 from ._io import comment_lines, config_error, deep_merge, read_yaml_mapping, template_lines
-from .anatomy import AnatomyConfig, AtlasFileConfig, LocalizerConfig, ROIDefinitionConfig
+from .anatomy import (
+    AnatomyConfig,
+    AtlasFileConfig,
+    LocalizerConfig,
+    ROIDefinitionConfig,
+    WarpConfig,
+)
 from .bids import SUPPORTED_SPACES, BIDSConfig
 from .models import ModelsConfig, NetworkConfig
 from .preprocessing import PreprocessingConfig
@@ -53,6 +59,7 @@ __all__ = [
     "PreprocessingConfig",
     "AnatomyConfig",
     "LocalizerConfig",
+    "WarpConfig",
     "ROIDefinitionConfig",
     "AtlasFileConfig",
     "RSAConfig",

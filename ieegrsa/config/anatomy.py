@@ -12,7 +12,8 @@ from .._check import did_you_mean
 from ..errors import ConfigError
 from ._base import _renamed, _Section, invalid, ordered_interval
 
-__all__ = ["AnatomyConfig", "LocalizerConfig", "ROIDefinitionConfig", "AtlasFileConfig"]
+__all__ = ["AnatomyConfig", "LocalizerConfig", "ROIDefinitionConfig", "AtlasFileConfig",
+           "WarpConfig"]
 
 _PostStimulus = ordered_interval("[0.1, 0.4] (s after image onset)")
 
@@ -143,6 +144,56 @@ class LocalizerConfig(_Section):
         return _renamed(data, "window", "interval", "anatomy.localizer")
 
 
+class WarpConfig(_Section):
+    """Contacts given in the patient's own space (ACPC, ScanRAS, Other ...) brought to MNI.
+
+    Only contacts that need MNI coordinates are warped: with ``label_source: auto`` those
+    without a label in the dataset, with ``atlas`` all of them, with ``dataset`` none. The
+    contacts' x, y, z must be in the world (RAS mm) coordinates of the T1w or the transform's
+    native side.
+    """
+
+    method: Literal["auto", "transform", "register", "off"] = Field(
+        "auto",
+        description="auto = the lab's transform where there is one, else register the "
+        "patient's T1w to the MNI152 template; transform = require a transform; register = "
+        "register the T1w even where a transform exists; off = never (native contacts without "
+        "labels are an error).",
+    )
+    transform: str | None = Field(
+        None,
+        description="The lab's native-to-MNI transform: an ITK/ANTs file (.h5, .txt, .mat) or "
+        "a plain-text 4x4 matrix (native RAS mm -> MNI152NLin2009cAsym mm); {subject} and "
+        "{session} are filled in; relative paths are from the dataset root. null = found in "
+        "the dataset by its BIDS name (sub-<label>_from-<MNI space>_to-T1w_mode-image_xfm.* or "
+        "..._from-T1w_to-<MNI space>_... in anat/ or derivatives/*/sub-<label>/anat/).",
+    )
+    t1w: str | None = Field(
+        None,
+        description="The patient's T1w to register ({subject}, {session} filled in; relative "
+        "paths from the dataset root). null = coordsystem.json's IntendedFor where it names a "
+        "T1w, else the participant's one *_T1w.nii[.gz] in anat/.",
+    )
+    nonlinear: bool = Field(
+        True,
+        description="Follow the affine registration by the non-linear SDR step (dipy).",
+    )
+    affine_zoom: float = Field(
+        4.0, gt=0, le=10,
+        description="Voxel size (mm) the images are resliced to for the affine steps.",
+    )
+    sdr_zoom: float = Field(
+        2.0, ge=1, le=10,
+        description="Voxel size (mm) of the non-linear step (the template's own 2 mm: about "
+        "30 s on 2 cores).",
+    )
+    max_displacement: float = Field(
+        10.0, gt=0,
+        description="QC: contacts the non-linear step moves further than this (mm) are flagged "
+        "by a warning and in the report.",
+    )
+
+
 class AnatomyConfig(_Section):
     """Where each contact is: atlas labels, face ROIs and face selectivity.
 
@@ -227,6 +278,11 @@ class AnatomyConfig(_Section):
     localizer: LocalizerConfig = Field(
         default_factory=LocalizerConfig,
         description="The face-selectivity localizer.",
+    )
+    warp: WarpConfig = Field(
+        default_factory=WarpConfig,
+        description="Native-space contacts to MNI: the lab's transform or a registration of "
+        "the patient's T1w.",
     )
 
     @field_validator("atlases", "rois")
