@@ -15,7 +15,7 @@ from ieegrsa.errors import DataError
 
 from .._docs import fill_doc
 from .._logging import progress_bar, verbose
-from . import signals
+from . import _native, signals
 from .implants import TRAJECTORIES, plan_implant
 from .presets import AREAS, resolve_effect, resolve_preset
 from .stimuli import copy_stimuli, draw_stimuli
@@ -69,7 +69,7 @@ def _check_root(root, overwrite):
 @fill_doc
 @verbose
 def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=False, *,
-                 verbose=None, stimuli=None):
+                 verbose=None, stimuli=None, anatomy="mni"):
     """Write a realistic simulated face-viewing iEEG dataset in BIDS, with a planted ground truth.
 
     Patients with sEEG shafts and ECoG strips in MNI space view procedurally drawn faces (an
@@ -98,6 +98,17 @@ def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=Fals
         folder, ``identity``, ``expression``, ``category`` = face/nonface) to show instead of
         drawn ones; the preset's ``n_identities``, ``expressions``, ``n_nonfaces`` and
         ``image_size`` are then unused. The planted geometry follows the table's labels.
+    anatomy : str
+        Where the contacts are given. ``"mni"``: in MNI152NLin2009cAsym. The others give each
+        patient an anatomy of their own (:func:`ieegrsa.simulate.anatomy.native_anatomy`, seeded
+        by ``seed`` and the patient) and write the contacts in its ``ACPC`` space (the MNI
+        positions stay the ground truth), with what places them: ``"labels"``, a ``destrieux``
+        column of FreeSurfer names (the planted face areas' Destrieux regions, plausible others
+        elsewhere); ``"t1w"``, the patient's T1w (``anat/sub-<L>_T1w.nii.gz``, an affine and a
+        ~3 mm smooth deformation of the MNI152 template; coordsystem.json's ``IntendedFor``);
+        ``"transform"``, an affine-only patient's T1w and the lab's ITK transform
+        ``derivatives/transforms/sub-<L>/anat/sub-<L>_from-MNI152NLin2009cAsym_to-T1w_mode-image_xfm.txt``;
+        ``"native"``, nothing (contacts ieegrsa cannot place).
 
     Returns
     -------
@@ -115,8 +126,13 @@ def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=Fals
             for even patient numbers)  _ieeg.json  _channels.tsv  _events.tsv
         sub-<L>/ieeg/sub-<L>_space-MNI152NLin2009cAsym_electrodes.tsv  _coordsystem.json
         sourcedata/simulation/ground_truth.json  sub-<L>_contacts.tsv
+
+    With ``anatomy`` other than ``"mni"`` the contacts are ``sub-<L>_space-ACPC_electrodes.tsv``
+    (and ``.json`` for ``labels``) with ``_coordsystem.json``, and ground_truth.json's
+    ``anatomy`` gives the kind and each patient's ``affine_mni_to_native``.
     """
     params = resolve_preset(preset)
+    anatomy = _native.check_anatomy(anatomy)
     geometry = resolve_effect(effect)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 32:
         raise DataError("The seed must be an integer from 0 to 4294967295", field="seed",
@@ -128,7 +144,7 @@ def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=Fals
     tmp = root.parent / f".{root.name}.partial-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        _build(tmp, params, geometry, seed, stimuli)
+        _build(tmp, params, geometry, seed, stimuli, anatomy)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -142,7 +158,7 @@ def make_dataset(root, preset="tiny", seed=0, effect="classical", overwrite=Fals
     return root
 
 
-def _build(root, params, geometry, seed, source):
+def _build(root, params, geometry, seed, source, anatomy):
     """Write the whole dataset into the (temporary) folder ``root``."""
     from ieegrsa import __version__
 
@@ -162,7 +178,10 @@ def _build(root, params, geometry, seed, source):
     })
     subjects = {}
     for i, label in enumerate(progress_bar(labels, desc="simulating patients")):
-        subjects[label] = _write_patient(root, label, i, params, geometry, stimuli, seed)
+        subjects[label] = _write_patient(root, label, i, params, geometry, stimuli, seed,
+                                         anatomy)
+    if anatomy == "transform":
+        _native.write_transforms_description(root, __version__)
 
     write_json({
         "Name": f"Simulated face-viewing intracranial EEG ({params['name']} preset, seed {seed})",
@@ -176,6 +195,7 @@ def _build(root, params, geometry, seed, source):
                                         "a planted representational geometry",
                          "CodeURL": "https://github.com/ieegrsa/ieegrsa"}],
     }, root / "dataset_description.json")
+    where = SPACE if anatomy == "mni" else f"each patient's own {_native.NATIVE_SPACE} space"
     effect_text = ", ".join(f"{roi}: {g['model']} from {g['onset']:.3f} s for {g['window']:.3f} s "
                             f"(strength {g['strength']:g})" for roi, g in geometry.items())
     (root / "README").write_text(
@@ -183,7 +203,7 @@ def _build(root, params, geometry, seed, source):
         f"=======================================\n\n"
         f"Synthetic data written by ieegrsa {__version__} (preset {params['name']}, seed {seed}).\n"
         f"No patient was recorded. {len(labels)} simulated epilepsy patients with sEEG shafts and\n"
-        f"ECoG strips (coordinates in {SPACE}) watched {len(faces)} {'drawn ' * (source is None)}"
+        f"ECoG strips (coordinates in {where}) watched {len(faces)} {'drawn ' * (source is None)}"
         f"faces\n({faces['identity'].nunique()} identities x {faces['expression'].nunique()} "
         f"expressions) and {len(stimuli) - len(faces)} non-face images,\n"
         f"each shown {params['n_repetitions']} times in random order.\n\n"
@@ -200,7 +220,7 @@ def _build(root, params, geometry, seed, source):
     }, root / "participants.json")
     write_json(_events_sidecar(faces["expression"].unique(), __version__),
                root / f"task-{TASK}_events.json")
-    write_json({
+    truth = {
         "preset": params["name"],
         "preset_parameters": {k: v for k, v in params.items() if k != "name"},
         "seed": seed, "effect": geometry, "ieegrsa_version": __version__, "space": SPACE,
@@ -210,7 +230,10 @@ def _build(root, params, geometry, seed, source):
                      "idiosyncratic": signals.IDIOSYNCRATIC, "trial_gain_sd": signals.TRIAL_GAIN_SD,
                      "sigma_area_mm": signals.SIGMA_AREA},
         "subjects": subjects,
-    }, root / GROUND_TRUTH / "ground_truth.json")
+    }
+    if anatomy != "mni":  # the truth's positions (sub-<L>_contacts.tsv) stay in SPACE
+        truth["anatomy"] = anatomy
+    write_json(truth, root / GROUND_TRUTH / "ground_truth.json")
 
 
 def _events_sidecar(expressions, version):
@@ -241,7 +264,7 @@ def _events_sidecar(expressions, version):
     }
 
 
-def _write_patient(root, label, index, params, geometry, stimuli, seed):
+def _write_patient(root, label, index, params, geometry, stimuli, seed, anatomy="mni"):
     """Simulate and write one patient; return their entry of ground_truth.json."""
     rng = _rng(seed, 2, index)
     site = _SITES[index % 2]
@@ -302,22 +325,21 @@ def _write_patient(root, label, index, params, geometry, stimuli, seed):
         "status_description": [signals.BAD_KINDS[k] if k else "n/a" for k in truth["bad_kind"]]
                               + ["n/a"],
     }), folder / f"{base}_channels.tsv")
-    write_tsv(pd.DataFrame({
+    electrodes = pd.DataFrame({
         "name": contacts["name"], "x": contacts["x"], "y": contacts["y"], "z": contacts["z"],
         "size": contacts["size"], "material": "platinum-iridium",
         "manufacturer": np.where(is_depth, "DIXI Medical", "Ad-Tech Medical"),
         "group": contacts["group"], "hemisphere": contacts["hemisphere"],
         "type": contacts["kind"],
-    }), folder / f"sub-{label}_space-{SPACE}_electrodes.tsv")
-    write_json({
-        "iEEGCoordinateSystem": SPACE,
-        "iEEGCoordinateUnits": "mm",
-        "iEEGCoordinateSystemDescription": "ICBM 2009c nonlinear asymmetric MNI template "
-                                           "(Fonov et al. 2009, 2011), RAS orientation, mm",
-        "iEEGCoordinateProcessingDescription": "contacts localised on the post-implantation CT "
-                                               "and normalised to the template (simulated)",
-        "iEEGCoordinateProcessingReference": "simulated with ieegrsa.simulate",
-    }, folder / f"sub-{label}_space-{SPACE}_coordsystem.json")
+    })
+    native = None
+    if anatomy != "mni":  # its own stream: the rest of the patient is that of an MNI dataset
+        anatomy_seed = int(_rng(seed, 11, index).integers(2 ** 32))
+        native = {"seed": anatomy_seed, **_native.write_native_contacts(
+            root, label, anatomy, electrodes, contacts,
+            _native.patient_anatomy(anatomy, anatomy_seed))}
+    else:
+        _write_mni_contacts(folder, label, electrodes)
     groups = contacts.groupby("group", sort=False)
     write_json({
         "TaskName": TASK,
@@ -375,6 +397,23 @@ def _write_patient(root, label, index, params, geometry, stimuli, seed):
         "onset_s": truth["onset_s"],
         "bad": truth["bad"],
     }), root / GROUND_TRUTH / f"sub-{label}_contacts.tsv")
-    return {"sampling_frequency": sfreq, "format": site["format"],
-            "line_frequency": site["line_freq"], "n_contacts": len(contacts),
-            "duration_s": n_samples / sfreq}
+    entry = {"sampling_frequency": sfreq, "format": site["format"],
+             "line_frequency": site["line_freq"], "n_contacts": len(contacts),
+             "duration_s": n_samples / sfreq}
+    if native is not None:
+        entry["anatomy"] = native
+    return entry
+
+
+def _write_mni_contacts(folder, label, electrodes):
+    """electrodes.tsv and coordsystem.json of contacts in the template (MNI) space."""
+    write_tsv(electrodes, folder / f"sub-{label}_space-{SPACE}_electrodes.tsv")
+    write_json({
+        "iEEGCoordinateSystem": SPACE,
+        "iEEGCoordinateUnits": "mm",
+        "iEEGCoordinateSystemDescription": "ICBM 2009c nonlinear asymmetric MNI template "
+                                           "(Fonov et al. 2009, 2011), RAS orientation, mm",
+        "iEEGCoordinateProcessingDescription": "contacts localised on the post-implantation CT "
+                                               "and normalised to the template (simulated)",
+        "iEEGCoordinateProcessingReference": "simulated with ieegrsa.simulate",
+    }, folder / f"sub-{label}_space-{SPACE}_coordsystem.json")
