@@ -524,11 +524,17 @@ def _sessions(bids_root, subject, task, session):
 
 
 def _load_one(bids_root, subject, task, session, config):
+    from .anatomy.native import warp_plan
     from .pipeline import load_participant
 
     recording = load_participant(bids_root, subject, config, session=session, task=task)
     logger.info("loaded sub-%s: %s", subject, recording.raw)
-    return recording.summary()
+    # native contacts: how the participant level would bring them to MNI (or why it cannot)
+    plan = warp_plan(recording, config.anatomy)
+    warp = "n/a" if plan is None else (
+        f"transform {Path(plan['transform'].file).name}" if plan["method"] == "transform"
+        else f"register {plan['t1w'].name}")
+    return {**recording.summary(), "warp": warp}
 
 
 if __name__ == "__main__":  # pragma: no cover

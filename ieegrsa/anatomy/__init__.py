@@ -14,7 +14,9 @@ Building blocks, usable on their own:
 - :func:`load_roi_definitions`, :func:`list_rois`, :func:`roi_membership`: the face ROIs
   (``ventral``, ``lateral`` ...) by atlas labels or spheres around literature peaks;
 - :func:`face_selectivity`: faces versus non-faces per contact, Welch or permutation, FDR, d';
-- :func:`plot_contacts`: glass brain of the contacts coloured by ROI.
+- :func:`plot_contacts`: glass brain of the contacts coloured by ROI;
+- :func:`contact_warp`, :func:`register_t1w`, :func:`plot_registration`: contacts given in the
+  patient's own space brought to MNI (the lab's transform, or a registration of the T1w).
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ _LAZY = {
     "roi_membership": "rois",
     "face_selectivity": "localizer",
     "plot_contacts": "figures",
+    "plot_registration": "figures",
+    "contact_warp": "native",
+    "ContactWarp": "native",
+    "register_t1w": "warp",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,11 +1,11 @@
-"""Glass-brain figure of the contacts, coloured by ROI, for the reports."""
+"""Glass-brain figure of the contacts, coloured by ROI, and the registration QC figure."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_contacts", "ROI_COLORS"]
+__all__ = ["plot_contacts", "plot_registration", "ROI_COLORS"]
 
 #: Colours of the default ROIs; other ROIs take colours from matplotlib's tab10 cycle.
 ROI_COLORS = {
@@ -100,4 +100,67 @@ def plot_contacts(table: pd.DataFrame, *, title: str | None = None, display_mode
     if handles:
         fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
                    fontsize=8)
+    return fig
+
+
+def plot_registration(table: pd.DataFrame, warp, *, title: str | None = None,
+                      max_displacement: float = 10.0, figsize=(10, 6.4)):
+    """QC of native contacts brought to MNI: the warped T1w over the template, with the contacts,
+    and how far each contact moved.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A contact table of :func:`ieegrsa.localize` whose contacts were warped (``x_native``
+        ... columns).
+    warp : ieegrsa.anatomy.native.ContactWarp
+        The warp used (its registration, when there is one, draws the T1w's edges).
+    title : str | None
+    max_displacement : float
+        The QC limit (mm) drawn on the displacement panel.
+    figsize : tuple of float
+        Inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Top: nilearn's MNI152 template with the registered T1w's edges (red) and the warped
+        contacts. Bottom: per contact, the non-linear step's displacement (mm) for a
+        registration, else the distance from the native to the template position.
+    """
+    import matplotlib.pyplot as plt
+    from nilearn import plotting
+    from nilearn.datasets import load_mni152_template
+
+    warped = table[table.get("space_native", pd.Series(index=table.index)).astype(str)
+                   .ne("n/a") & table.get("space_native", pd.Series(index=table.index)).notna()]
+    fig = plt.figure(figsize=figsize)
+    top = fig.add_axes([0.0, 0.42, 1.0, 0.52])
+    xyz = warped[["x", "y", "z"]].to_numpy(float)
+    centre = np.nanmedian(xyz, axis=0) if len(xyz) else (0.0, -20.0, 0.0)
+    display = plotting.plot_anat(load_mni152_template(resolution=2), axes=top,
+                                 display_mode="ortho", cut_coords=centre, draw_cross=False,
+                                 annotate=True, title=title)
+    registration = getattr(warp, "registration", None)
+    if registration is not None and getattr(warp, "t1w", None) is not None:
+        display.add_edges(registration.warped_image(warp.t1w), color="r")
+    if len(xyz):
+        display.add_markers(xyz, marker_color="#1f77b4", marker_size=12)
+    bottom = fig.add_axes([0.08, 0.08, 0.9, 0.28])
+    shift = warped.get("warp_displacement", pd.Series(np.nan, index=warped.index)).to_numpy(float)
+    label = "non-linear step (mm)"
+    if not np.isfinite(shift).any():
+        native = warped[["x_native", "y_native", "z_native"]].to_numpy(float)
+        shift = np.linalg.norm(xyz - native, axis=1)
+        label = "native to template (mm)"
+        max_displacement = None
+    names = warped["name"].astype(str).to_list()
+    bottom.bar(np.arange(len(names)), shift, color=np.where(
+        max_displacement is not None and shift > (max_displacement or 0), "#d62728", "#7f7f7f"))
+    if max_displacement is not None:
+        bottom.axhline(max_displacement, color="#d62728", lw=0.8, ls="--")
+    bottom.set_ylabel(label)
+    bottom.set_xticks(np.arange(len(names)))
+    bottom.set_xticklabels(names, rotation=90, fontsize=6)
+    bottom.set_xlim(-0.6, len(names) - 0.4)
     return fig

@@ -23,8 +23,8 @@ from .labels import NA
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["ContactWarp", "contact_warp", "warp_contacts", "find_t1w", "needs_mni",
-           "WAYS_OUT"]
+__all__ = ["ContactWarp", "contact_warp", "warp_plan", "warp_contacts", "find_t1w",
+           "needs_mni", "WAYS_OUT"]
 
 #: The three ways a native-space contact can be placed, for error messages.
 WAYS_OUT = (
@@ -122,14 +122,26 @@ def _configured(pattern, recording, key) -> Path | None:
     return path
 
 
+def _coordsystem(recording) -> Path | None:
+    """The recording's coordsystem.json (None when it cannot be found)."""
+    from ..bids.electrodes import find_electrodes
+    from ..errors import BIDSError
+
+    if recording.bids_root is None:
+        return None
+    try:
+        return Path(find_electrodes(Path(recording.bids_path.fpath),
+                                    Path(recording.bids_root))[1])
+    except (BIDSError, OSError, AttributeError, TypeError):
+        return None
+
+
 def _intended_t1w(recording) -> Path | None:
     """coordsystem.json's IntendedFor, where it names a T1w image."""
-    from ..bids.electrodes import find_electrodes
-
     root = Path(recording.bids_root)
+    coordsystem = _coordsystem(recording)
     try:
-        _, coordsystem = find_electrodes(Path(recording.bids_path.fpath), root)
-        intended = json.loads(Path(coordsystem).read_text(encoding="utf-8")).get("IntendedFor")
+        intended = json.loads(coordsystem.read_text(encoding="utf-8")).get("IntendedFor")
     except (OSError, ValueError, AttributeError):
         return None
     for item in [intended] if isinstance(intended, str) else (intended or []):
@@ -177,6 +189,40 @@ def _lab_transform(recording, warp):
     return None if path is None else read_point_transform(path)
 
 
+def warp_plan(recording, anatomy, *, contacts=None) -> dict | None:
+    """What :func:`contact_warp` would do, without registering: None when no contact needs MNI
+    coordinates (or only unlabelled ones with others placed by labels), else ``{"method":
+    "transform", "transform": PointTransform}`` or ``{"method": "registration", "t1w": Path}``,
+    with ``native_space`` and ``n_contacts``. Raises as :func:`contact_warp` does."""
+    contacts = recording.contacts if contacts is None else contacts
+    warp = anatomy.warp
+    need = needs_mni(contacts, anatomy.label_source)
+    if not need.any() or warp.method == "off":
+        return None
+    plan = {"native_space": str(contacts.loc[need, "space"].iloc[0]),
+            "n_contacts": int(need.sum())}
+    native_space = plan["native_space"]
+    transform = _lab_transform(recording, warp) if warp.method in ("auto", "transform") else None
+    if transform is not None:
+        return {**plan, "method": "transform", "transform": transform}
+    t1w = find_t1w(recording, warp) if warp.method in ("auto", "register") else None
+    if t1w is not None:
+        return {**plan, "method": "registration", "t1w": t1w}
+    labelled = any("_dataset_region" in table.columns
+                   and table["_dataset_region"].dropna().astype(str).ne(NA).any()
+                   for table in (contacts, recording.contacts))
+    if warp.method == "auto" and labelled:
+        return None  # the labelled contacts are placed; the others are left out, with why
+    what = {"transform": "anatomy.warp.method is transform, but there is no transform",
+            "register": "anatomy.warp.method is register, but there is no T1w"}.get(
+        warp.method, f"ieegrsa cannot place these contacts ({native_space}) in MNI space, "
+        "which its atlases and ROIs need")
+    raise DataError(what, file=_coordsystem(recording), field="iEEGCoordinateSystem",
+                    found=f"{native_space!r} for {int(need.sum())} contacts, with no dataset "
+                    "label, no T1w and no transform",
+                    fix=WAYS_OUT[:1].upper() + WAYS_OUT[1:])
+
+
 def contact_warp(recording, anatomy, *, contacts=None, cache_dir=None) -> ContactWarp | None:
     """How this patient's native contacts reach MNI, or None when none needs to.
 
@@ -206,35 +252,20 @@ def contact_warp(recording, anatomy, *, contacts=None, cache_dir=None) -> Contac
     """
     from .warp import TEMPLATE_SPACE, cached_registration, register_t1w
 
-    contacts = recording.contacts if contacts is None else contacts
-    warp = anatomy.warp
-    need = needs_mni(contacts, anatomy.label_source)
-    if not need.any() or warp.method == "off":
+    plan = warp_plan(recording, anatomy, contacts=contacts)
+    if plan is None:
         return None
-    native_space = str(contacts.loc[need, "space"].iloc[0])
-    transform = _lab_transform(recording, warp) if warp.method in ("auto", "transform") else None
-    if transform is not None:
+    warp = anatomy.warp
+    native_space = plan["native_space"]
+    if plan["method"] == "transform":
+        transform = plan["transform"]
         logger.info("sub-%s: native contacts to %s by the lab's transform %s", recording.subject,
                     transform.space or "MNI152NLin2009cAsym", Path(transform.file).name)
         return ContactWarp(method="transform", space=transform.space or "MNI152NLin2009cAsym",
                            native_space=native_space, transform=transform,
                            info={"method": "transform", "file": str(transform.file),
                                  "description": transform.description})
-    t1w = find_t1w(recording, warp) if warp.method in ("auto", "register") else None
-    if t1w is None:
-        labelled = any("_dataset_region" in table.columns
-                       and table["_dataset_region"].dropna().astype(str).ne(NA).any()
-                       for table in (contacts, recording.contacts))
-        if warp.method == "auto" and labelled:
-            return None  # the labelled contacts are placed; the others are left out, with why
-        what = {"transform": "anatomy.warp.method is transform, but there is no transform",
-                "register": "anatomy.warp.method is register, but there is no T1w"}.get(
-            warp.method, f"ieegrsa cannot place these contacts ({native_space}) in MNI space, "
-            "which its atlases and ROIs need")
-        raise DataError(what, file=Path(recording.bids_root or ".") / f"sub-{recording.subject}",
-                        field="iEEGCoordinateSystem", found=f"{int(need.sum())} contacts in "
-                        f"{native_space}, no dataset label, no T1w, no transform",
-                        fix=WAYS_OUT[:1].upper() + WAYS_OUT[1:])
+    t1w = plan["t1w"]
     settings = {"nonlinear": warp.nonlinear,
                 "zooms": {"affine": warp.affine_zoom, "sdr": warp.sdr_zoom}}
     if cache_dir is not None:

@@ -77,6 +77,27 @@ class TemplateWarp:
         return out
 
 
+    def warped_image(self, t1w):
+        """The T1w resampled onto the template's grid through this registration (for QC)."""
+        import nibabel as nib
+        from dipy.align.imaffine import AffineMap
+        from nilearn.datasets import load_mni152_template
+
+        moving = _load_t1w(t1w)
+        if self.sdr is not None:
+            shape, grid = tuple(self.sdr.domain_shape), self.sdr.domain_grid2world
+        else:
+            template = load_mni152_template(resolution=2)
+            shape, grid = template.shape, template.affine
+        data = np.asarray(moving.get_fdata(), np.float64)
+        moved = AffineMap(self.affine, domain_grid_shape=shape, domain_grid2world=grid,
+                          codomain_grid_shape=data.shape,
+                          codomain_grid2world=moving.affine).transform(data)
+        if self.sdr is not None:
+            moved = self.sdr.transform(moved)
+        return nib.Nifti1Image(np.asarray(moved, np.float32), grid)
+
+
 def _settings(nonlinear, zooms, niter) -> dict:
     return {"template": TEMPLATE_SPACE, "nonlinear": bool(nonlinear),
             "zooms": {k: float(v) for k, v in zooms.items()},

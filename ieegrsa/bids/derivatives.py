@@ -63,6 +63,7 @@ BIDSIGNORE = (
     "*_rsa.tsv", "*_rsa.json",                # similarity and noise-ceiling tables
     "*_stimuli.tsv", "*_stimuli.json", "*_stimuli.png",  # faces table, crops contact sheet
     "*_glassbrain.png",  # contact figure
+    "*_desc-registration_T1w.png",  # registration QC figure of warped contacts
     "*_provenance.json",  # the completion record of a participant
 )
 
@@ -85,7 +86,8 @@ def participant_paths(output_dir, subject, task, session=None, *, space=None) ->
     Returns
     -------
     paths : dict
-        ``contacts``, ``coordsystem``, ``preprocessing``, ``figure``, ``neural_rdms``,
+        ``contacts``, ``coordsystem``, ``preprocessing``, ``figure``, ``registration`` (the
+        registration QC figure, written only for warped contacts), ``neural_rdms``,
         ``model_rdms``, ``similarity``, ``ceiling``, ``faces``, ``faces_figure``,
         ``provenance``, ``report`` -> path.
     """
@@ -105,6 +107,7 @@ def participant_paths(output_dir, subject, task, session=None, *, space=None) ->
         "coordsystem": folder / f"{spaced}_coordsystem.json",
         "preprocessing": name("preprocessing", "channels", ".tsv"),
         "figure": name("contacts", "glassbrain", ".png"),
+        "registration": name("registration", "T1w", ".png"),
         "neural_rdms": name("neural", "rdms", ".npz"),
         "model_rdms": name("models", "rdms", ".npz"),
         "similarity": name("similarity", "rsa", ".tsv"),
@@ -204,20 +207,28 @@ def write_bids_table(table, path, columns: dict, first, *, extra=None) -> Path:
     return write_tsv(table.reindex(columns=order), path, columns=columns, extra=extra)
 
 
-def write_coordsystem(path, space: str) -> Path:
+def write_coordsystem(path, space: str, *, warp: dict | None = None) -> Path:
     """The ``coordsystem.json`` of a derived ``electrodes.tsv`` (mm), in a template space or
-    in the dataset's own (native) space, which ieegrsa does not move the contacts out of."""
+    in the dataset's own (native) space where the dataset's labels placed the contacts.
+
+    ``warp``: the contact table's ``attrs["warp"]`` when native contacts were warped to the
+    template (its description goes to ``iEEGCoordinateProcessingDescription``)."""
     from .electrodes import MNI_SPACES
 
     where = (f"Template space {space}" if space in MNI_SPACES or space == "MNI" else
              f"The dataset's own coordinate system ({space}), as its coordsystem.json gives it; "
              "contacts were placed in ROIs from the dataset's labels")
-    return write_json({
+    record = {
         "iEEGCoordinateSystem": space,
         "iEEGCoordinateUnits": "mm",
         "iEEGCoordinateSystemDescription": f"{where}; bipolar channels are at the midpoint of "
                                            "their two contacts.",
-    }, path)
+    }
+    if warp:
+        record["iEEGCoordinateProcessingDescription"] = (
+            f"{warp.get('n_warped', 0)} contacts warped from {warp.get('native_space')} to "
+            f"{space}: {warp.get('description', warp.get('method'))}")
+    return write_json(record, path)
 
 
 def write_json(data, path) -> Path:

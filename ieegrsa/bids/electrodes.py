@@ -202,7 +202,10 @@ def read_contacts(electrodes_file, coordsystem_file, *, require_mni=True, assume
             "write them as space-<template> electrodes.tsv + coordsystem.json; if they already "
             "are, set bids.assume_space; or give each contact's atlas label in an electrodes.tsv "
             "column (destrieux, desikan-killiany, dkt, Destrieux_label with its code table, or "
-            "one named in anatomy.label_columns) with anatomy.label_source auto or dataset",
+            "one named in anatomy.label_columns) with anatomy.label_source auto or dataset; "
+            "or let the pipeline warp them (anatomy.warp not off) with the patient's T1w in "
+            "anat/ or the lab's transform (sub-<label>_from-MNI152NLin2009cAsym_to-T1w_mode-"
+            "image_xfm.h5, or anatomy.warp.transform)",
         )
     if not placeable and by_labels:
         logger.info("%s: contacts in %s space are placed from the dataset's labels (%s)",

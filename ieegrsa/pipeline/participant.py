@@ -56,9 +56,11 @@ def load_participant(bids_root, subject, config=None, *, session=None, task=None
     bids = config_section(config, "bids")
     label_source = config_value(config, "anatomy.label_source", label_source)
     label_columns = config_value(config, "anatomy.label_columns", label_columns)
+    # native contacts load unless anatomy.warp is off: the anatomy stage warps them to MNI
+    require_mni = config_value(config, "anatomy.warp.method", None) == "off"
     return load_recording(
         bids_root, subject, task or bids.task, session=session or bids.session, run=bids.run,
-        assume_space=bids.assume_space, label_source=label_source,
+        require_mni=require_mni, assume_space=bids.assume_space, label_source=label_source,
         label_columns=tuple(label_columns), stim_file_column=bids.stim_file_column,
         identity_column=bids.identity_column, expression_column=bids.expression_column,
         repetition_column=bids.repetition_column, stimuli_table=bids.stimuli_table,
@@ -130,7 +132,7 @@ def run_participant(bids_root, output_dir, subject, config=None, *, session=None
         Paths of the files written, by kind; ``summary`` (:meth:`Recording.summary`), ``status``
         (``"done"`` or ``"skipped"``).
     """
-    from ..anatomy import localize, plot_contacts
+    from ..anatomy import contact_warp, localize, plot_contacts, plot_registration
     from ..models import configured_model_rdms
     from ..preprocessing import preprocess
     from ..rsa import neural_rdms
@@ -155,12 +157,13 @@ def run_participant(bids_root, output_dir, subject, config=None, *, session=None
         return {**{k: Path(output_dir) / v for k, v in record["Files"].items()},
                 "summary": record.get("Summary", {}), "status": "skipped"}
 
-    recording = load_participant(bids_root, subject, config.bids, session=session,
-                                 label_source=config.anatomy.label_source,
-                                 label_columns=config.anatomy.label_columns)
+    recording = load_participant(bids_root, subject, config, session=session)
+    # before the preprocessing, so that a native space nothing can place fails fast
+    warp = contact_warp(recording, config.anatomy,
+                        cache_dir=Path(work_dir) / "warps" if work_dir is not None else None)
     epochs, channel_report = preprocess(recording, config.preprocessing, return_report=True)
-    contacts = localize(recording, epochs, config.anatomy,
-                        stimuli_table=config.bids.stimuli_table, seed=config.random_seed)
+    contacts = localize(recording, epochs, config.anatomy, stimuli_table=config.bids.stimuli_table,
+                        seed=config.random_seed, warp=warp)
     provenance = provenance_record(config, [p.fpath for p in recording.bids_paths])
     sidecar = {k: provenance[k] for k in ("Config", "SoftwareVersions", "Sources")}
     space = _space(contacts, recording.bids_root)
@@ -174,6 +177,13 @@ def run_participant(bids_root, output_dir, subject, config=None, *, session=None
         outputs["figure"] = paths["figure"]
     else:
         logger.info("sub-%s: contacts in the native space %s: no glass brain", subject, space)
+    if contacts.attrs.get("warp", {}).get("n_warped"):
+        figure = plot_registration(
+            contacts, warp, max_displacement=config.anatomy.warp.max_displacement,
+            title=f"sub-{recording.subject}: {warp.native_space} to {warp.space}")
+        with atomic_path(paths["registration"]) as tmp:
+            figure.savefig(tmp, dpi=100, format="png")
+        outputs["registration"] = paths["registration"]
 
     if not contacts["included"].astype(bool).any():
         raise DataError(
@@ -211,7 +221,7 @@ def run_participant(bids_root, output_dir, subject, config=None, *, session=None
             files={k: v for k, v in paths.items() if k != "report"})
     summary = recording.summary()
     write_json({
-        **provenance, "Summary": summary,
+        **provenance, "Summary": summary, "Warp": contacts.attrs.get("warp") or None,
         "Files": {k: str(Path(v).relative_to(output_dir)) for k, v in outputs.items()},
         "Started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
         "DurationSeconds": round(time.time() - started, 1),
@@ -246,7 +256,8 @@ def _write_contacts(contacts, channel_report, preprocessing, paths, space, sidec
     outputs = {"contacts": write_bids_table(contacts, paths["contacts"],
                                             contact_columns(contacts), ELECTRODES_FIRST,
                                             extra=sidecar)}
-    outputs["coordsystem"] = write_coordsystem(paths["coordsystem"], space)
+    outputs["coordsystem"] = write_coordsystem(paths["coordsystem"], space,
+                                               warp=contacts.attrs.get("warp"))
     channels, described = bids_channels(channel_report, preprocessing)
     outputs["preprocessing"] = write_bids_table(channels, paths["preprocessing"], described,
                                                 CHANNELS_FIRST, extra=sidecar)

@@ -116,6 +116,26 @@ def _anatomy(anat) -> str:
     text = [f"Contacts were labelled in the {_list(anat.atlases)} atlases (primary: "
             f"{anat.primary_atlas}; contacts outside grey matter took the nearest label within "
             f"{anat.max_distance:g} mm)."]
+    source = {"dataset": "Contacts were placed by the dataset's own anatomical labels "
+              "(electrodes.tsv label columns).",
+              "auto": "Contacts with an anatomical label in the dataset (electrodes.tsv label "
+              "columns) were placed by it; the others by their MNI coordinates."}.get(
+        anat.label_source)
+    if source:
+        text.append(source)
+    warp = anat.warp
+    if warp.method != "off" and anat.label_source != "dataset":
+        steps = ("an affine (mutual information, MNE-Python) then a symmetric diffeomorphic "
+                 "(cross-correlation, dipy) registration" if warp.nonlinear
+                 else "an affine registration (mutual information, MNE-Python)")
+        text.append(
+            "Coordinates given in a patient's own space were brought to MNI "
+            + {"transform": "by the lab's own transform.",
+               "register": f"by {steps} of the patient's T1w to the MNI152 template "
+               "(ICBM 2009a, nilearn).",
+               "auto": "by the lab's own transform where given, else by "
+               f"{steps} of the patient's T1w to the MNI152 template (ICBM 2009a, "
+               "nilearn)."}[warp.method])
     if anat.roi_method == "sphere":
         how = f"spheres of {anat.sphere_radius:g} mm around literature peaks"
     else:

@@ -30,7 +30,7 @@ _KINDS = ("contacts", "preprocessing", "figure", "neural_rdms", "model_rdms", "s
 
 
 #: Files only some configurations write (the contact sheet: networks that crop faces).
-_OPTIONAL = ("faces", "faces_figure")
+_OPTIONAL = ("faces", "faces_figure", "registration")
 
 
 def participant_files(output_dir, subject, *, task="faces", session=None) -> dict[str, Path]:
@@ -234,6 +234,7 @@ def participant_report(output_dir, subject, *, task="faces", session=None, files
         model_rdms=_load_rdms(files["model_rdms"]),
         faces=common.read_table(files["faces"]),
         glassbrain=files["figure"], crops=files["faces_figure"],
+        registration=files["registration"] if files["registration"].is_file() else None,
         config=info["config"], config_yaml=info["config_yaml"], config_source=info["source"],
         versions=info["versions"],
         missing=[files[k].name for k in _KINDS if not files[k].is_file()],
@@ -246,8 +247,9 @@ def participant_report(output_dir, subject, *, task="faces", session=None, files
 def make_participant_report(subject, *, task="faces", session=None, contacts=None,
                             preprocessing=None, similarity=None, ceiling=None, neural_rdms=None,
                             model_rdms=None, faces=None, glassbrain=None, crops=None,
-                            config=None, config_yaml=None, config_source=None, versions=None,
-                            missing=(), group_link=None) -> common.Report:
+                            registration=None, config=None, config_yaml=None,
+                            config_source=None, versions=None, missing=(),
+                            group_link=None) -> common.Report:
     """The participant report of results held in memory (no derivatives needed).
 
     The page shows the contacts by ROI (glass brain), the exclusions and their reasons, the
@@ -272,6 +274,9 @@ def make_participant_report(subject, *, task="faces", session=None, contacts=Non
         The faces table (:func:`ieegrsa.models.crops.faces_table`).
     glassbrain, crops : matplotlib.figure.Figure | bytes | path-like | None
         The contact figure and the contact sheet of the crops.
+    registration : matplotlib.figure.Figure | bytes | path-like | None
+        The registration QC figure (:func:`ieegrsa.anatomy.plot_registration`) of contacts
+        warped from a native space.
     config : ieegrsa.Config | None
         The configuration (the methods paragraph is written from it).
     config_yaml : str | None
@@ -314,6 +319,7 @@ def make_participant_report(subject, *, task="faces", session=None, contacts=Non
         version=common.ieegrsa_version(),
         missing=list(missing),
         glassbrain=common.image_uri(glassbrain),
+        registration=_registration_section(contacts, registration),
         contacts=_contacts_section(contacts, preprocessing, rois),
         has_contacts=contacts is not None,
         rois=rois,
@@ -330,6 +336,25 @@ def make_participant_report(subject, *, task="faces", session=None, contacts=Non
         group_link=group_link,
     )
     return common.Report(html, f"{name}.html")
+
+
+def _registration_section(contacts, figure):
+    """How native contacts reached MNI: the QC figure and one sentence of numbers."""
+    if contacts is None or "space_native" not in contacts:
+        return None
+    native = contacts["space_native"].astype(str)
+    warped = contacts[contacts["space_native"].notna() & native.ne("n/a") & native.ne("nan")]
+    if not len(warped):
+        return None
+    space = ", ".join(pd.unique(warped["space"].astype(str)))
+    native = ", ".join(pd.unique(warped["space_native"].astype(str)))
+    text = f"{len(warped)} contacts were warped from {native} to {space}."
+    shift = pd.to_numeric(warped.get("warp_displacement", pd.Series(dtype=float)),
+                          errors="coerce")
+    if shift.notna().any():
+        text += (f" The non-linear registration step moved them by {shift.median():.1f} mm "
+                 f"(median; largest {shift.max():.1f} mm, {warped.loc[shift.idxmax(), 'name']}).")
+    return {"image": common.image_uri(figure), "text": text}
 
 
 def _crops_section(faces, figure):
