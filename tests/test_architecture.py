@@ -20,6 +20,7 @@ FLOORS = {
     "rsa": 4,
     "models": 5, "report": 5,
     "probing": 6,
+    "training": 6,
     "pipeline": 7,
     "cli": 8,
 }
