@@ -35,7 +35,7 @@ from .errors import IeegrsaError
 logger = logging.getLogger("ieegrsa")
 
 EXIT_BAD_INPUT = 2
-SUBCOMMANDS = ("simulate", "demo", "check", "validate-config", "models", "probe")
+SUBCOMMANDS = ("simulate", "demo", "check", "validate-config", "models", "probe", "train")
 
 
 def main(argv=None) -> int:
@@ -143,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
         "expression, none, or e.g. 'ventral=identity,lateral=expression'",
     )
     simulate.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    simulate.add_argument(
+        "--anatomy", default="mni", choices=("mni", "labels", "t1w", "transform", "native"),
+        help="where the contacts are given: mni (default), or each patient's ACPC space placed "
+        "by labels (a destrieux column), t1w (a T1w to register), transform (a lab transform "
+        "under derivatives/) or native (nothing places them)")
     simulate.set_defaults(func=_cmd_simulate)
 
     demo = commands.add_parser(
@@ -197,6 +202,28 @@ def build_parser() -> argparse.ArgumentParser:
     layers.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="extractor option, e.g. num_classes=7 (repeatable)")
     layers.set_defaults(func=_cmd_models_layers)
+
+    train = commands.add_parser(
+        "train", parents=[common], help="train identity- or expression-trained face networks",
+        description="Train N seeded instances of a face network on a lab's images (FER2013 CSV, "
+        "CelebA folder, class folders or an image table) into OUT_DIR/instance-<k>/ (weights, "
+        "manifest, per-epoch history, report); each weights file is a models.networks[].weights "
+        "entry. Every option is also a key of the configuration's training section.",
+    )
+    train.add_argument("data", type=Path, help="the training images (file or folder)")
+    train.add_argument("out_dir", type=Path, help="folder for the trained instances")
+    train.add_argument("--objective", choices=("identity", "expression"), default=None)
+    train.add_argument("--format", choices=("auto", "fer2013", "celeba", "folder", "table"),
+                       default=None, help="layout of DATA (default: recognised)")
+    train.add_argument("--architecture", default=None, help="default densenet_face")
+    train.add_argument("--instances", type=int, default=None, help="default 10")
+    train.add_argument("--epochs", type=int, default=None, help="default 100")
+    train.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    train.add_argument("--seed", type=int, default=None, help="instance k gets SEED + k")
+    train.add_argument("--resume", action="store_true",
+                       help="continue interrupted instances and keep finished ones")
+    train.add_argument("--config", type=Path, default=None, help="configuration YAML file")
+    train.set_defaults(func=_cmd_train)
 
     probe = commands.add_parser(
         "probe", parents=[common], help="probe what a network learned about faces",
@@ -263,6 +290,8 @@ CLI_FLAGS = {
     "skip_existing": "--skip-existing",
     "scheduler": "--scheduler",
     "work_dir": "--work-dir",
+    "training.objective": "--objective",
+    "training.device": "--device",
     "n_jobs": "--n-jobs",
     "bids_root": "BIDS_DIR",
     "output_dir": "OUTPUT_DIR",
@@ -327,7 +356,7 @@ def _cmd_simulate(args) -> int:
     from .simulate import make_dataset
 
     root = make_dataset(args.out_dir, preset=args.preset, seed=args.seed, effect=args.effect,
-                        overwrite=args.overwrite)
+                        overwrite=args.overwrite, anatomy=args.anatomy)
     print(f"Simulated BIDS dataset written to {root}")
     return 0
 
@@ -489,6 +518,20 @@ def _cmd_models_layers(args) -> int:
     defaults = set(extractor.default_layers())
     for layer in extractor.layers():
         print(f"{'*' if layer in defaults else ' '} {layer}")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from .training.run import train_networks
+
+    summary = train_networks(
+        args.data, args.out_dir, args.config, objective=args.objective, format=args.format,
+        architecture=args.architecture, instances=args.instances, epochs=args.epochs,
+        seed=args.seed, device=args.device, resume=args.resume)
+    for row in summary.itertuples():
+        print(f"instance {row.instance}: validation accuracy {row.val_accuracy:.3f} "
+              f"(chance {row.chance:.3f}) -> {args.out_dir / row.weights}")
+    print(f"Report: {args.out_dir / 'report.html'}")
     return 0
 
 

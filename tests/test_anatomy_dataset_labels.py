@@ -443,3 +443,6 @@ def test_epochs_carry_the_dataset_labels(tmp_path, reference):
         assert "LF1-LF2" in table.index and table.loc["LF1-LF2", "roi"] == "n/a"  # R / L
         assert table.loc["LF1-LF2", "dataset_label"] == \
             "G_oc-temp_lat-fusifor / G_oc-temp_lat-fusifor"
+        assert table.loc["LF1-LF2", "exclusion_reason"] == (
+            "the pair's contacts have different dataset labels "
+            "(G_oc-temp_lat-fusifor / G_oc-temp_lat-fusifor)")

@@ -166,7 +166,6 @@ def test_labels_place_the_contacts_in_the_planted_rois(tmp_path, config_file, ca
 # max_displacement = None, so np.where(None is not None and shift > 0, ...) is a 0-d array and
 # matplotlib's bar(color=...) raises "TypeError: len() of unsized object"; sub-01 and sub-02
 # crash. Strict: remove this mark when plot_registration is fixed.
-@pytest.mark.xfail(strict=True, reason="plot_registration crashes without a non-linear step")
 def test_lab_transform_brings_the_contacts_to_mni(tmp_path, config_file, capsys):
     bids = make_dataset(tmp_path / "bids", preset="tiny", seed=0, anatomy="transform",
                         verbose=False)

@@ -155,8 +155,10 @@ def plot_registration(table: pd.DataFrame, warp, *, title: str | None = None,
         label = "native to template (mm)"
         max_displacement = None
     names = warped["name"].astype(str).to_list()
-    bottom.bar(np.arange(len(names)), shift, color=np.where(
-        max_displacement is not None and shift > (max_displacement or 0), "#d62728", "#7f7f7f"))
+    flagged = shift > max_displacement if max_displacement is not None \
+        else np.zeros(len(shift), dtype=bool)
+    bottom.bar(np.arange(len(names)), shift,
+               color=np.where(flagged, "#d62728", "#7f7f7f").tolist())
     if max_displacement is not None:
         bottom.axhline(max_displacement, color="#d62728", lw=0.8, ls="--")
     bottom.set_ylabel(label)

@@ -435,6 +435,8 @@ def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
     # Inclusion, with the first reason that applies
     reason = np.full(n, "", dtype=object)
     status = table["status"].astype(str).str.lower().to_numpy()
+    pair_labels = (table["dataset_label"].astype(str).to_numpy() if "dataset_label" in table
+                   else np.full(n, NA, dtype=object))
     desc = table["status_description"].astype(str).to_numpy()
     left_out = table.get("_excluded", pd.Series(np.nan, index=table.index)).to_numpy(object)
     for i in range(n):
@@ -452,6 +454,8 @@ def localize(recording=None, epochs=None, config=None, *, stimuli_table=None,
             reason[i] = "no anatomical label in the dataset"
         elif not finite[i]:
             reason[i] = "missing coordinates" + (" and no dataset label" if has_labels else "")
+        elif not placeable[i] and " / " in pair_labels[i]:
+            reason[i] = f"the pair's contacts have different dataset labels ({pair_labels[i]})"
         elif not placeable[i]:
             reason[i] = (f"coordinates not in an MNI-aligned space ({spaces.iloc[i]})"
                          + (" and no dataset label" if has_labels else "")
