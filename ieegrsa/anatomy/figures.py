@@ -137,15 +137,17 @@ def plot_registration(table: pd.DataFrame, warp, *, title: str | None = None,
     fig = plt.figure(figsize=figsize)
     top = fig.add_axes([0.0, 0.42, 1.0, 0.52])
     xyz = warped[["x", "y", "z"]].to_numpy(float)
-    centre = np.nanmedian(xyz, axis=0) if len(xyz) else (0.0, -20.0, 0.0)
+    # axial slices at the contacts' heights, so that every contact lies on one
+    heights = np.unique(np.round(np.quantile(xyz[:, 2], np.linspace(0, 1, 6)))) if len(xyz) \
+        else np.array([-20.0, 0.0, 20.0])
     display = plotting.plot_anat(load_mni152_template(resolution=2), axes=top,
-                                 display_mode="ortho", cut_coords=centre, draw_cross=False,
-                                 annotate=True, title=title)
+                                 display_mode="z", cut_coords=list(heights), draw_cross=False,
+                                 annotate=True, title=title, colorbar=False)
     registration = getattr(warp, "registration", None)
     if registration is not None and getattr(warp, "t1w", None) is not None:
         display.add_edges(registration.warped_image(warp.t1w), color="r")
     if len(xyz):
-        display.add_markers(xyz, marker_color="#1f77b4", marker_size=12)
+        display.add_markers(xyz, marker_color="#ffd400", marker_size=40)
     bottom = fig.add_axes([0.08, 0.08, 0.9, 0.28])
     shift = warped.get("warp_displacement", pd.Series(np.nan, index=warped.index)).to_numpy(float)
     label = "non-linear step (mm)"
