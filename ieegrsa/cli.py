@@ -522,7 +522,7 @@ def _cmd_models_layers(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from .training.run import train_networks
+    from .training import train_networks
 
     summary = train_networks(
         args.data, args.out_dir, args.config, objective=args.objective, format=args.format,

@@ -52,6 +52,7 @@ from .models import ModelsConfig, NetworkConfig
 from .preprocessing import PreprocessingConfig
 from .rsa import DEFAULT_NEURAL_METRIC, NeuralMetric, RSAConfig
 from .stats import StatsConfig
+from .training import TrainingConfig
 
 __all__ = [
     "Config",
@@ -68,6 +69,7 @@ __all__ = [
     "ModelsConfig",
     "NetworkConfig",
     "StatsConfig",
+    "TrainingConfig",
     "SUPPORTED_SPACES",
     "load_config",
     "config_section",
@@ -125,6 +127,11 @@ class Config(_Section):
         default_factory=StatsConfig,
         description="Group statistics across patients: mixed models, model comparisons, "
         "cluster tests over time and onset latencies.",
+    )
+    training: TrainingConfig = Field(
+        default_factory=TrainingConfig,
+        description="ieegrsa train: identity- and expression-trained networks from a lab's "
+        "face images.",
     )
 
 

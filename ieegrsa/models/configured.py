@@ -16,6 +16,7 @@ from .crops import crop_faces, resolve_crop, stimulus_faces
 from .extract import extract_features
 from .rdms import categorical_rdms, model_rdms
 from .registry import get_extractor
+from .trained import expand_trained_weights, trained_options
 
 __all__ = ["configured_model_rdms", "network_instances"]
 
@@ -102,8 +103,15 @@ def configured_model_rdms(stimuli, conditions, config=None, *, condition_column=
         images, rows = _network_images(stimuli, conditions, column, stimuli_root)
         cache = section.cache_dir if cache_dir is None else cache_dir
         root = resolve_cache_dir(cache)
-        networks = [(network, get_extractor(network.name, **network.options))
-                    for network in section.networks]
+        networks = []
+        for network in section.networks:
+            # trained instances (ieegrsa train): their manifests give the head and objective
+            weights = expand_trained_weights(network.weights)
+            options, trained_objective = trained_options(network, weights)
+            network = network.model_copy(update={
+                "weights": weights, "objective": network.objective or trained_objective})
+            networks.append((network, get_extractor(network.name,
+                                                    **(options or network.options))))
         crops = [resolve_crop(extractor, network.crop) for network, extractor in networks]
         kinds = {crop.kind for crop in crops}
         if kinds != {"none"}:
