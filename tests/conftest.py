@@ -34,6 +34,19 @@ def london_photos(shared_data) -> list[Path]:
     return paths
 
 
+#: A configuration small enough for end-to-end runs in tests (few permutations, no networks).
+FAST_CONFIG = """\
+rsa:
+  n_permutations: 50
+  step: 0.05
+stats:
+  n_permutations: 100
+  n_bootstrap: 10
+models:
+  networks: []
+"""
+
+
 def hash_tree(root) -> dict[str, str]:
     """SHA-256 of every file under ``root`` (relative path -> digest), plus the folder list."""
     root = Path(root)

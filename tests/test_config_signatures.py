@@ -24,7 +24,7 @@ SIMILARITY_FIELDS = {"method", "partial", "n_permutations", "cluster_alpha"}
 #: rsa fields used otherwise: whether the pipeline calls neural_ceiling at all.
 ELSEWHERE = {"noise_ceiling"}
 
-SECTIONS = ("bids", "preprocessing", "anatomy", "rsa", "models", "stats")
+SECTIONS = ("bids", "preprocessing", "anatomy", "rsa", "models", "stats", "training")
 
 
 def _parameters(function):

@@ -16,22 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import hash_tree
+from conftest import FAST_CONFIG, hash_tree
 from scipy import stats
 
 from ieegrsa.cli import main
 from ieegrsa.pipeline import read_similarity_tables, run_participants
 
-FAST_CONFIG = """\
-rsa:
-  n_permutations: 50
-  step: 0.05
-stats:
-  n_permutations: 100
-  n_bootstrap: 10
-models:
-  networks: []
-"""
 N_PERMUTATIONS = 50
 
 CONTACT_COLUMNS = ["name", "x", "y", "z", "space", "roi", "atlas_label", "included",

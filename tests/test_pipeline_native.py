@@ -17,21 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import hash_tree
+from conftest import FAST_CONFIG, hash_tree
 
 from ieegrsa.cli import main
 from ieegrsa.simulate import make_dataset
 
-FAST_CONFIG = """\
-rsa:
-  n_permutations: 50
-  step: 0.05
-stats:
-  n_permutations: 100
-  n_bootstrap: 10
-models:
-  networks: []
-"""
 SUBJECTS = ("01", "02")
 GROUP_TABLES = ("mixedlm", "signflip", "patients")
 

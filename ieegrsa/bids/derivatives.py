@@ -134,6 +134,9 @@ def config_hash(config) -> str:
 
     data = _resolved(config).model_dump(mode="json")
     data.pop("n_jobs", None)
+    # how networks are trained never changes a participant's outputs: trained weights enter
+    # through models.networks[].weights, by their content hash
+    data.pop("training", None)
     for key in ("device", "cache_dir", "batch_size"):
         data["models"].pop(key, None)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

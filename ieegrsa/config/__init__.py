@@ -190,7 +190,7 @@ def load_config(source=None, *, overrides=None) -> Config:
         raise config_error(err, Config, file, lines) from None
 
 
-_SECTIONS = ("bids", "preprocessing", "anatomy", "rsa", "models", "stats")
+_SECTIONS = ("bids", "preprocessing", "anatomy", "rsa", "models", "stats", "training")
 
 
 def config_section(config, name: str):

@@ -69,6 +69,12 @@ class TrainingConfig(_Section):
     shift_pixels: StrictInt = Field(
         4, ge=0, le=16, description="Largest translation (px) of the shift augmentation.",
     )
+    precise_bn: bool = Field(
+        True,
+        description="Re-estimate the BatchNorm statistics on the training images after each "
+        "epoch, before validation (Wu & Johnson 2021): with few images the running averages "
+        "lag the weights and validation accuracy swings; costs one forward pass per epoch.",
+    )
     val_fraction: float = Field(
         0.2, gt=0, lt=1,
         description="Share of the images held out for validation when the data give no split "

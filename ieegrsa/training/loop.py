@@ -80,7 +80,8 @@ def build_network(architecture, options, classes, objective, seed):
     if "objective" in parameters:
         full["objective"] = objective
     extractor = get_extractor(architecture, **full)
-    return extractor, extractor.build("random", seed=seed), full
+    # every option, defaults included, so that the manifest rebuilds the same network
+    return extractor, extractor.build("random", seed=seed), dict(extractor.options)
 
 
 def _epoch_generator(seed: int, epoch: int):
@@ -260,7 +261,8 @@ def train_instance(dataset, folder, settings, *, seed, device, resume=False, sto
             optimizer.step()
             total += float(loss.detach()) * len(batch)
             right += int((logits.argmax(1) == yb).sum())
-        _precise_batchnorm(module, x_train, settings.batch_size, device)
+        if settings.precise_bn:
+            _precise_batchnorm(module, x_train, settings.batch_size, device)
         val_loss, val_accuracy = _evaluate(module, x_val, y_val, settings.batch_size, device)
         history.append({"epoch": epoch + 1, "learning_rate": rate,
                         "train_loss": total / max(len(train), 1),
