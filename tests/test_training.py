@@ -88,6 +88,7 @@ def test_both_objectives_learn_well_above_chance(trained):
     assert history["learning_rate"].iloc[0] == 0.05 and history["learning_rate"].iloc[-1] \
         == 0.025  # halved after lr_step epochs
     assert (out / "expression" / "report.html").is_file()
+    assert (out / "expression" / "instance-0" / "history.png").stat().st_size > 1000
     page = (out / "expression" / "instance-0" / "report.html").read_text()
     assert "reached a validation accuracy of" in page and "chance is 0.250" in page
 
@@ -107,6 +108,12 @@ def test_the_manifest_records_how_the_weights_were_made(trained, faces):
     assert manifest["training"]["epochs"] == 20 and "torch" in manifest["versions"]
     assert manifest["final"]["val_accuracy"] == pytest.approx(
         pd.read_csv(folder / "history.tsv", sep="\t")["val_accuracy"].iloc[-1])
+    # the weights' sha256 is what the feature cache keys on
+    from ieegrsa.models import get_extractor
+
+    extractor = get_extractor("densenet_face", **manifest["options"])
+    assert extractor.weights_id(folder / "weights.pt") == \
+        f"file:sha256={manifest['weights_sha256']}"
     # the weights load without unpickling anything
     state = torch.load(folder / "weights.pt", weights_only=True)
     assert "classifier.weight" in state and state["classifier.weight"].shape[0] == 4
@@ -282,17 +289,18 @@ def test_every_layout_trains_seeded_instances(tmp_path):
             assert len(manifests[0]["classes"]) == 7
 
 
-@pytest.mark.slow
+@pytest.mark.measurement
 @pytest.mark.realdata
 def test_london_expression_on_held_out_people(shared_data, tmp_path):
-    """The London faces (neutral vs smiling), people split 80 / 22: a DenseNet-13 trained from
-    scratch on CPU classifies the 44 held-out photos at >= 85%.
+    """The London faces (neutral vs smiling), people split 80 / 22: the study's DenseNet-13
+    (growth 32, 48 px) trained from scratch on CPU classifies the 44 held-out photos at >= 85%.
 
-    The network is the study's DenseNet-13 (3 dense blocks of 3 convolutions, compression 0.5)
-    with growth 12 instead of 32, so the run fits in CI (~2 min on 2 cores); the recipe is the
-    one that was stable here: faces cut out as the stimuli are (crop detect), batch 16, learning
-    rate 0.1 halved every 15 of 60 epochs, flips only (shifts and larger batches learned less),
-    BatchNorm statistics re-estimated before each validation.
+    About 10 minutes on 2 cores, so not in CI (``pytest -m measurement``); measured here: 0.909
+    after 100 epochs (0.82-0.93 over the last 40). The recipe is the study's schedule (learning
+    rate 0.1 halved every 30 epochs, flips) with batch 16 instead of 64 (160 training photos
+    give 3 steps an epoch at 64), faces cut out as the stimuli are (crop detect), and BatchNorm
+    statistics re-estimated before each validation. Shifts, growth 12 or 60 epochs stayed
+    below 0.85 (0.80-0.84).
     """
     london = shared_data / "faces" / "london"
     rows = [{"image": str(path), "label": kind, "identity": path.name.split("_")[0]}
@@ -302,14 +310,13 @@ def test_london_expression_on_held_out_people(shared_data, tmp_path):
         pytest.skip("needs the 204 London photos")
     pd.DataFrame(rows).to_csv(tmp_path / "london.tsv", sep="\t", index=False)
     settings = {"random_seed": 0, "training": {
-        "options": {"growth_rate": 12}, "epochs": 60, "instances": 1, "batch_size": 16,
-        "learning_rate": 0.1, "lr_step": 15, "augment": ["flip"], "crop": "detect",
-        "val_fraction": 22 / 102}}
+        "epochs": 100, "instances": 1, "batch_size": 16, "augment": ["flip"],
+        "crop": "detect", "val_fraction": 22 / 102}}
     summary = train_networks(tmp_path / "london.tsv", tmp_path / "out", settings,
                              objective="expression")
     manifest = json.loads((tmp_path / "out" / "instance-0" / "weights.json").read_text())
     assert manifest["data"]["images"]["val"] == {"neutral": 22, "smiling": 22}
-    assert manifest["options"]["depth"] == 13 and manifest["options"]["growth_rate"] == 12
+    assert manifest["options"]["depth"] == 13 and manifest["options"]["growth_rate"] == 32
     assert summary["val_accuracy"].iloc[0] >= 0.85, summary
 
 

@@ -10,6 +10,7 @@ Layout of ``OUT_DIR``::
                                   data source and content hash, recipe, seed, accuracies,
                                   versions, the weights' sha256
     instance-<k>/history.tsv      per epoch: learning rate, losses, accuracies, chance
+    instance-<k>/history.png      loss and accuracy curves, with chance
     instance-<k>/checkpoint.pt    the last finished epoch (for --resume)
     instance-<k>/report.html      the instance's training report
 
@@ -199,8 +200,14 @@ def train_networks(data, out_dir, config=None, *, objective=None, format=None,
 
 
 def _instance_report(folder, manifest, history):
-    from ..report.training import make_training_report
+    import matplotlib.pyplot as plt
 
+    from ..report.training import make_training_report, plot_training_curves
+
+    figure = plot_training_curves([manifest], [history])
+    with atomic_path(folder / "history.png") as tmp:
+        figure.savefig(tmp, dpi=100, format="png")
+    plt.close(figure)
     make_training_report([manifest], [history]).save(folder / "report.html")
 
 
