@@ -1,4 +1,4 @@
-"""Atomic writes, at the ground floor so that the configuration and the derivatives share them.
+"""Atomic writes and file hashes, at the ground floor so that every stage shares them.
 
 Every write goes to a temporary name in the same folder and is renamed into place, so an
 interrupted run never leaves a file that looks complete.
@@ -7,11 +7,12 @@ interrupted run never leaves a file that looks complete.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_text"]
+__all__ = ["atomic_path", "write_text", "file_sha256"]
 
 
 @contextlib.contextmanager
@@ -45,3 +46,12 @@ def write_text(text: str, path) -> Path:
             out.flush()
             os.fsync(out.fileno())
     return path
+
+
+def file_sha256(path) -> str:
+    """SHA-256 hex digest of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

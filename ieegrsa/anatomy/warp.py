@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_path
+from .._files import atomic_path, file_sha256
 from ..errors import DataError
 
 logger = logging.getLogger("ieegrsa")
@@ -200,14 +200,6 @@ def register_t1w(t1w, *, nonlinear=True, zooms=None, niter=None) -> TemplateWarp
     return TemplateWarp(affine=np.asarray(reg_affine, float), sdr=morph)
 
 
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _save(warp: TemplateWarp, path: Path, settings: dict) -> None:
     arrays = {"affine": warp.affine, "settings": np.array(json.dumps(settings))}
     if warp.sdr is not None:
@@ -256,7 +248,7 @@ def cached_registration(t1w_path, cache_dir, *, nonlinear=True, zooms=None,
     """
     t1w_path = Path(t1w_path)
     settings = _settings(nonlinear, {**ZOOMS, **(zooms or {})}, {**NITER, **(niter or {})})
-    content = _file_hash(t1w_path)
+    content = file_sha256(t1w_path)
     key = hashlib.sha256((content + json.dumps(settings, sort_keys=True)).encode()).hexdigest()
     path = Path(cache_dir) / f"t1w-{content[:16]}_warp-{key[:12]}.npz"
     info = {"t1w": str(t1w_path), "t1w_sha256": content, "cache": str(path),

@@ -10,13 +10,13 @@ of them, so the registry can load the networks without a cycle.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import _files
 from .._check import check_option
 from ..errors import DataError
 from .layers import (
@@ -361,11 +361,7 @@ def file_sha256(path) -> str:
     stat = path.stat()
     memo_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if memo_key not in _SHA_MEMO:
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        _SHA_MEMO[memo_key] = digest.hexdigest()
+        _SHA_MEMO[memo_key] = _files.file_sha256(path)
     return _SHA_MEMO[memo_key]
 
 

@@ -9,7 +9,6 @@ found and what to do.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -65,15 +64,6 @@ class Annotations:
             split=None if self.split is None else self.split[keep],
             identities=None if self.identities is None else self.identities[keep],
             pixels=None if self.pixels is None else self.pixels[keep])
-
-
-def file_sha256(path) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def listed(items, n: int = 5) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 
 from .._check import check_option, validate_type
 from .._docs import fill_doc
+from .._files import file_sha256
 from .._logging import logger, progress_bar, verbose
 from ..errors import DataError
 from ._formats import (
@@ -29,7 +30,6 @@ from ._formats import (
     SPLITS,
     Annotations,
     check_images_exist,
-    file_sha256,
     layout,
     listed,
     read_annotations,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._files import atomic_path
+from .._files import atomic_path, file_sha256
 from .._logging import verbose
 from ..errors import DataError
 from ..models.trained import MANIFEST_NAME, WEIGHTS_NAME, read_manifest
@@ -48,12 +48,6 @@ SUMMARY_COLUMNS = {
     "weights": "The weights file, relative to OUT_DIR (a models.networks[].weights entry).",
     "weights_sha256": "SHA-256 of the weights file (part of the feature-cache key).",
 }
-
-
-def _sha256(path: Path) -> str:
-    from ..models.base import file_sha256
-
-    return file_sha256(path)
 
 
 def _settings(config, **overrides):
@@ -95,7 +89,7 @@ def _manifest(dataset, training, result, *, instance, seed, device, weights_path
                   "best_val_accuracy": float(best["val_accuracy"]),
                   "best_epoch": int(best["epoch"])},
         "weights": WEIGHTS_NAME,
-        "weights_sha256": _sha256(weights_path),
+        "weights_sha256": file_sha256(weights_path),
         "versions": software_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
