@@ -25,8 +25,8 @@ from ..errors import DataError
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["train_instance", "resolve_device", "build_network", "HISTORY_COLUMNS",
-           "CHECKPOINT_NAME", "HISTORY_NAME"]
+__all__ = ["train_instance", "resolve_device", "build_network", "network_extractor",
+           "HISTORY_COLUMNS", "CHECKPOINT_NAME", "HISTORY_NAME"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 HISTORY_NAME = "history.tsv"
@@ -60,8 +60,8 @@ def resolve_device(device: str = "auto"):
     return torch.device(device)
 
 
-def build_network(architecture, options, classes, objective, seed):
-    """The extractor and its seeded, untrained network with a head of ``len(classes)``."""
+def network_extractor(architecture, options, n_classes, objective):
+    """The extractor of ``architecture`` with a head of ``n_classes`` (nothing built yet)."""
     import inspect
 
     from ..models import get_extractor
@@ -76,10 +76,15 @@ def build_network(architecture, options, classes, objective, seed):
                         found=architecture,
                         fix="train densenet_face or resnet18_gray (or another extractor that "
                         "takes num_classes)")
-    full = {**options, "num_classes": len(classes)}
+    full = {**options, "num_classes": int(n_classes)}
     if "objective" in parameters:
         full["objective"] = objective
-    extractor = get_extractor(architecture, **full)
+    return get_extractor(architecture, **full)
+
+
+def build_network(architecture, options, classes, objective, seed):
+    """The extractor and its seeded, untrained network with a head of ``len(classes)``."""
+    extractor = network_extractor(architecture, options, len(classes), objective)
     # every option, defaults included, so that the manifest rebuilds the same network
     return extractor, extractor.build("random", seed=seed), dict(extractor.options)
 

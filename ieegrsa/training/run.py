@@ -30,7 +30,7 @@ from .._files import atomic_path, file_sha256
 from .._logging import verbose
 from ..errors import DataError
 from ..models.trained import MANIFEST_NAME, WEIGHTS_NAME, read_manifest
-from .loop import HISTORY_NAME, resolve_device, train_instance
+from .loop import HISTORY_NAME, network_extractor, resolve_device, train_instance
 
 logger = logging.getLogger("ieegrsa")
 
@@ -55,9 +55,8 @@ def _settings(config, **overrides):
 
     config = load_config(config)
     values = {k: v for k, v in overrides.items() if v is not None and k != "seed"}
-    training = config.training.model_copy(update=values) if values else config.training
-    # validate the overridden values as the configuration would
-    training = type(training).model_validate(training.model_dump())
+    # the overridden values validated as the configuration would
+    training = type(config.training).model_validate({**config.training.model_dump(), **values})
     seed = overrides.get("seed")
     return config, training, config.random_seed if seed is None else int(seed)
 
@@ -139,11 +138,9 @@ def train_networks(data, out_dir, config=None, *, objective=None, format=None,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(training.device)
-    from .loop import build_network
-
-    probe, _, _ = build_network(training.architecture, training.options, ["a", "b"],
-                                training.objective, 0)
-    spec = probe.input_spec
+    # the input the architecture expects, without building (and initialising) a network
+    spec = network_extractor(training.architecture, training.options, 2,
+                             training.objective).input_spec
     dataset = read_face_dataset(
         data, format=None if training.format == "auto" else training.format,
         objective=training.objective, top_k=training.top_k, image_size=spec.size,
