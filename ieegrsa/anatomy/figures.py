@@ -130,17 +130,18 @@ def plot_registration(table: pd.DataFrame, warp, *, title: str | None = None,
     """
     import matplotlib.pyplot as plt
     from nilearn import plotting
-    from nilearn.datasets import load_mni152_template
 
-    warped = table[table.get("space_native", pd.Series(index=table.index)).astype(str)
-                   .ne("n/a") & table.get("space_native", pd.Series(index=table.index)).notna()]
+    from .native import warped_contacts
+    from .warp import template_image
+
+    warped = warped_contacts(table)
     fig = plt.figure(figsize=figsize)
     top = fig.add_axes([0.0, 0.42, 1.0, 0.52])
     xyz = warped[["x", "y", "z"]].to_numpy(float)
     # axial slices at the contacts' heights, so that every contact lies on one
     heights = np.unique(np.round(np.quantile(xyz[:, 2], np.linspace(0, 1, 6)))) if len(xyz) \
         else np.array([-20.0, 0.0, 20.0])
-    display = plotting.plot_anat(load_mni152_template(resolution=2), axes=top,
+    display = plotting.plot_anat(template_image(), axes=top,
                                  display_mode="z", cut_coords=list(heights), draw_cross=False,
                                  annotate=True, title=title, colorbar=False)
     registration = getattr(warp, "registration", None)

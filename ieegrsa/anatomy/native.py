@@ -23,8 +23,8 @@ from .labels import NA
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["ContactWarp", "contact_warp", "warp_plan", "warp_contacts", "find_t1w",
-           "needs_mni", "WAYS_OUT"]
+__all__ = ["ContactWarp", "contact_warp", "warp_plan", "warp_contacts", "warped_contacts",
+           "find_t1w", "needs_mni", "WAYS_OUT"]
 
 #: The three ways a native-space contact can be placed, for error messages.
 WAYS_OUT = (
@@ -99,6 +99,13 @@ def needs_mni(contacts: pd.DataFrame, label_source: str) -> np.ndarray:
         labelled = contacts["_dataset_region"].astype(str).ne(NA).to_numpy() \
             & contacts["_dataset_region"].notna().to_numpy()
     return native.to_numpy() & finite & ~labelled
+
+
+def warped_contacts(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a contact table that were warped from a native space (``space_native``
+    given: ``n/a`` in memory, missing once read back from the TSV)."""
+    native = table.get("space_native", pd.Series(np.nan, index=table.index))
+    return table[native.notna() & ~native.astype(str).isin((NA, "nan", ""))]
 
 
 def _filled(pattern: str, recording) -> Path:

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,8 @@ from ..errors import DataError
 
 logger = logging.getLogger("ieegrsa")
 
-__all__ = ["TemplateWarp", "register_t1w", "cached_registration", "TEMPLATE_SPACE"]
+__all__ = ["TemplateWarp", "register_t1w", "cached_registration", "template_image",
+           "TEMPLATE_SPACE"]
 
 #: The space of the template (nilearn's MNI152: ICBM152 2009a, asymmetric).
 TEMPLATE_SPACE = "MNI152NLin2009aAsym"
@@ -35,6 +37,14 @@ TEMPLATE_SPACE = "MNI152NLin2009aAsym"
 _SDR_FIELDS = ("forward", "backward")
 _SDR_GRIDS = ("disp_shape", "disp_grid2world", "domain_shape", "domain_grid2world",
               "codomain_shape", "codomain_grid2world")
+
+
+@lru_cache(maxsize=1)
+def template_image():
+    """nilearn's MNI152 template at 2 mm (read and resampled once per process)."""
+    from nilearn.datasets import load_mni152_template
+
+    return load_mni152_template(resolution=2)
 
 
 def _homogeneous(xyz: np.ndarray) -> np.ndarray:
@@ -81,13 +91,11 @@ class TemplateWarp:
         """The T1w resampled onto the template's grid through this registration (for QC)."""
         import nibabel as nib
         from dipy.align.imaffine import AffineMap
-        from nilearn.datasets import load_mni152_template
-
         moving = _load_t1w(t1w)
         if self.sdr is not None:
             shape, grid = tuple(self.sdr.domain_shape), self.sdr.domain_grid2world
         else:
-            template = load_mni152_template(resolution=2)
+            template = template_image()
             shape, grid = template.shape, template.affine
         data = np.asarray(moving.get_fdata(), np.float64)
         moved = AffineMap(self.affine, domain_grid_shape=shape, domain_grid2world=grid,
@@ -161,13 +169,12 @@ def register_t1w(t1w, *, nonlinear=True, zooms=None, niter=None) -> TemplateWarp
     from dipy.align.imaffine import AffineMap
     from dipy.align.imwarp import SymmetricDiffeomorphicRegistration
     from dipy.align.metrics import CCMetric
-    from nilearn.datasets import load_mni152_template
     from scipy.ndimage import binary_dilation
 
     zooms = {**ZOOMS, **(zooms or {})}
     niter = {**NITER, **(niter or {})}
     moving = _load_t1w(t1w)
-    static = load_mni152_template(resolution=2)
+    static = template_image()
     affine_zoom = zooms["affine"]
     with mne.use_log_level("warning"):
         reg_affine, _ = mne.transforms.compute_volume_registration(

@@ -340,10 +340,11 @@ def make_participant_report(subject, *, task="faces", session=None, contacts=Non
 
 def _registration_section(contacts, figure):
     """How native contacts reached MNI: the QC figure and one sentence of numbers."""
-    if contacts is None or "space_native" not in contacts:
+    from ..anatomy.native import warped_contacts
+
+    if contacts is None:
         return None
-    native = contacts["space_native"].astype(str)
-    warped = contacts[contacts["space_native"].notna() & native.ne("n/a") & native.ne("nan")]
+    warped = warped_contacts(contacts)
     if not len(warped):
         return None
     space = ", ".join(pd.unique(warped["space"].astype(str)))
